@@ -1,0 +1,41 @@
+"""One SparkSession for the whole test session, tuned for small literal DataFrames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vaxclean.config import load_config
+from vaxclean.spark import get_spark
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TEST_SPARK_CONF = {
+    "spark.master": "local[2]",
+    "spark.sql.shuffle.partitions": "1",
+    "spark.default.parallelism": "2",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.adaptive.enabled": "false",
+    "spark.databricks.delta.snapshotPartitions": "1",
+    "spark.rdd.compress": "false",
+    "spark.shuffle.compress": "false",
+    "spark.sql.sources.parallelPartitionDiscovery.parallelism": "1",
+}
+
+
+@pytest.fixture(scope="session")
+def config():
+    return load_config(ROOT / "conf" / "local.yaml")
+
+
+@pytest.fixture(scope="session")
+def spark(config, tmp_path_factory):
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
+    session = get_spark(
+        config, extra_conf={**TEST_SPARK_CONF, "spark.sql.warehouse.dir": str(warehouse)}
+    )
+    yield session
+    session.stop()
