@@ -34,8 +34,6 @@ def config():
 @pytest.fixture(scope="session")
 def spark(config, tmp_path_factory):
     warehouse = tmp_path_factory.mktemp("spark-warehouse")
-    session = get_spark(
-        config, extra_conf={**TEST_SPARK_CONF, "spark.sql.warehouse.dir": str(warehouse)}
-    )
+    session = get_spark(config, extra_conf={**TEST_SPARK_CONF, "spark.sql.warehouse.dir": str(warehouse)})
     yield session
     session.stop()

@@ -153,11 +153,15 @@ def load_config(path: str | os.PathLike[str]) -> Config:
             register=_spec(raw, "register", source),
             facility_reports=_spec(raw, "facility_reports", source),
             rules=Rules(
-                campaign_start=_date(rules.get("campaign_start", "2021-03-08"), "rules.campaign_start", source),
+                campaign_start=_date(
+                    rules.get("campaign_start", "2021-03-08"), "rules.campaign_start", source
+                ),
                 missing_id_tokens=tuple(str(t) for t in rules.get("missing_id_tokens", ["", "0"])),
                 min_interval_days={str(k): int(v) for k, v in (rules.get("min_interval_days") or {}).items()},
                 default_min_interval_days=int(rules.get("default_min_interval_days", 21)),
-                booster_min_months={int(k): int(v) for k, v in (rules.get("booster_min_months") or {}).items()},
+                booster_min_months={
+                    int(k): int(v) for k, v in (rules.get("booster_min_months") or {}).items()
+                },
                 as_of=_date(rules.get("as_of"), "rules.as_of", source),
             ),
             matching=Matching(

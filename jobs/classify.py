@@ -1,0 +1,137 @@
+"""Classify: normalise the ingested ledger, classify subjects and doses, gate signing.
+
+    vaxclean classify [--warehouse DIR]
+
+Reads ``ledger_raw`` and ``register`` (and ``subject_corrections`` when returned review lists have
+been ingested) and writes ``doses``, ``subjects``, ``subject_checks``, ``dose_checks`` and
+``signing_queue``. The Delta versions it read are recorded in ``pipeline_runs``; a rerun on the
+same versions and settings is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+
+from pyspark.sql import SparkSession
+
+from transforms.classify import build_signing_queue, classify_doses, classify_subjects
+from transforms.ledger import build_subjects, normalize_doses
+from vaxclean import delta_io
+from vaxclean.config import Config
+from vaxclean.errors import VaxcleanError
+from vaxclean.jobkit import argv_or_sys, load, parser, run_main
+from vaxclean.logs import StepResult, progress
+from vaxclean.spark import get_spark
+
+log = logging.getLogger(__name__)
+
+CORRECTIONS = "subject_corrections"
+
+
+def rules_fingerprint(cfg: Config) -> str:
+    rules = cfg.rules
+    payload = {
+        "campaign_start": rules.campaign_start,
+        "missing": rules.missing_id_tokens,
+        "intervals": dict(rules.min_interval_days),
+        "default": rules.default_min_interval_days,
+        "boosters": dict(rules.booster_min_months),
+        "as_of": cfg.as_of_date(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def input_versions(spark: SparkSession, cfg: Config) -> dict[str, object]:
+    versions: dict[str, object] = {
+        name: delta_io.version(spark, cfg, name) for name in ("ledger_raw", "register", CORRECTIONS)
+    }
+    if versions["ledger_raw"] is None or versions["register"] is None:
+        raise VaxcleanError(
+            f"nothing to classify in {cfg.warehouse}: ingest the ledger and the register first "
+            "(vaxclean ingest --ledger PATH --register PATH)"
+        )
+    versions["rules"] = rules_fingerprint(cfg)
+    return versions
+
+
+def classify(spark: SparkSession, cfg: Config) -> list[StepResult]:
+    results: list[StepResult] = []
+    inputs = input_versions(spark, cfg)
+    if delta_io.step_done(spark, cfg, "classify", inputs):
+        with progress("classify", results) as r:
+            r.note = "inputs unchanged since the last run: nothing to do"
+        return results
+
+    raw = delta_io.read(spark, cfg, "ledger_raw", version=inputs["ledger_raw"])
+    register = delta_io.read(spark, cfg, "register", version=inputs["register"])
+
+    with progress("normalise doses", results) as r:
+        doses = normalize_doses(raw, missing_id_tokens=cfg.rules.missing_id_tokens)
+        delta_io.overwrite(doses, cfg, "doses", partition_column="province_code", skip_if_same=False)
+        doses = delta_io.read(spark, cfg, "doses")
+        r.rows = doses.count()
+
+    with progress("build subjects", results) as r:
+        subjects = build_subjects(doses)
+        if inputs[CORRECTIONS] is not None:
+            from transforms.corrections import apply_corrections
+
+            corrections = delta_io.read(spark, cfg, CORRECTIONS, version=inputs[CORRECTIONS])
+            subjects = apply_corrections(subjects, corrections, missing_id_tokens=cfg.rules.missing_id_tokens)
+        delta_io.overwrite(subjects, cfg, "subjects", partition_column="province_code", skip_if_same=False)
+        subjects = delta_io.read(spark, cfg, "subjects")
+        r.rows = subjects.count()
+
+    with progress("classify subjects", results) as r:
+        checks = classify_subjects(subjects, register)
+        delta_io.overwrite(
+            checks, cfg, "subject_checks", partition_column="province_code", skip_if_same=False
+        )
+        checks = delta_io.read(spark, cfg, "subject_checks")
+        r.rows = checks.count()
+
+    with progress("classify doses", results) as r:
+        rules = cfg.rules
+        dose_checks = classify_doses(
+            doses,
+            subjects,
+            checks,
+            register,
+            campaign_start=rules.campaign_start,
+            as_of=cfg.as_of_date(),
+            min_interval_days=rules.min_interval_days,
+            default_min_interval_days=rules.default_min_interval_days,
+            booster_min_months=rules.booster_min_months,
+        )
+        delta_io.overwrite(
+            dose_checks, cfg, "dose_checks", partition_column="province_code", skip_if_same=False
+        )
+        dose_checks = delta_io.read(spark, cfg, "dose_checks")
+        r.rows = dose_checks.count()
+
+    with progress("signing queue", results) as r:
+        queue = build_signing_queue(doses, checks, dose_checks)
+        delta_io.overwrite(queue, cfg, "signing_queue", partition_column="province_code", skip_if_same=False)
+        r.rows = delta_io.read(spark, cfg, "signing_queue").count()
+
+    delta_io.record_step(spark, cfg, "classify", inputs, rows=results[0].rows)
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = parser("vaxclean classify", "Classify subjects and doses and build the signing queue.")
+    args = p.parse_args(argv_or_sys(argv))
+
+    def body() -> int:
+        cfg = load(args)
+        classify(get_spark(cfg), cfg)
+        return 0
+
+    return run_main(body, step="classify")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

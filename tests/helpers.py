@@ -1,0 +1,53 @@
+"""Builders for literal test rows in the contract's raw (text) formats."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+
+from vaxclean import schemas
+
+LEDGER_DEFAULTS = {
+    "full_name": "Nguyễn Văn An",
+    "date_of_birth": "05/03/1985",
+    "gender": "Nam",
+    "id_number": "079085001234",
+    "nationality": "VN",
+    "passport_number": "",
+    "phone": "0912345678",
+    "province_code": "79",
+    "district_code": "760",
+    "commune_code": "26734",
+    "facility_code": "79760-TYT01",
+    "vaccine": "Pfizer",
+    "dose_number": "1",
+    "vaccination_date": "12/08/2021",
+    "batch_number": "A1234",
+    "entered_at": "2021-08-12T15:04:05",
+    "signed_at": "",
+}
+
+REGISTER_DEFAULTS = {
+    "old_id_number": "",
+    "province_code": "79",
+    "district_code": "760",
+    "commune_code": "26734",
+    "date_of_death": "",
+}
+
+
+def ledger_rows(spark: SparkSession, rows: list[dict[str, str]]) -> DataFrame:
+    """``ledger_raw``-shaped rows: every value text, lineage filled in, defaults for what is not given."""
+    data = []
+    for i, given in enumerate(rows):
+        row = {**LEDGER_DEFAULTS, **given}
+        row.setdefault("record_id", f"{row['subject_id']}-{i}")
+        data.append(tuple(row.get(c) for c in schemas.LEDGER_COLUMNS) + ("test.csv", i + 2, "test-run"))
+    return spark.createDataFrame(data, schemas.LEDGER_RAW)
+
+
+def register_rows(spark: SparkSession, rows: list[dict[str, str]]) -> DataFrame:
+    data = []
+    for i, given in enumerate(rows):
+        row = {**REGISTER_DEFAULTS, **given}
+        data.append(tuple(row.get(c) for c in schemas.REGISTER_COLUMNS) + ("register.csv", i + 2, "test-run"))
+    return spark.createDataFrame(data, schemas.REGISTER_RAW)

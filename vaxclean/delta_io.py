@@ -1,0 +1,212 @@
+"""Delta Lake I/O in one place, so partitioning and idempotency rules are written once.
+
+* Every write is one Delta commit: it lands whole or not at all.
+* ``replace_partitions`` replaces exactly the partitions named (``replaceWhere``), so re-ingesting a
+  province's export replaces that province and nothing else, and province jobs running at the same
+  time do not conflict.
+* ``overwrite`` skips the commit when the new content equals the table's current content, so a
+  rerun on the same input leaves the table at the same version.
+* ``step_done`` / ``record_step`` keep a small ``pipeline_runs`` table: a step whose inputs (table
+  versions, input fingerprint, settings) are unchanged since its last successful run is skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterable, Mapping
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from vaxclean.config import Config
+
+log = logging.getLogger(__name__)
+
+RUNS_TABLE = "pipeline_runs"
+RUNS_SCHEMA = T.StructType(
+    [
+        T.StructField("step", T.StringType(), False),
+        T.StructField("scope", T.StringType(), False),
+        T.StructField("inputs_key", T.StringType(), False),
+        T.StructField("inputs", T.StringType(), True),
+        T.StructField("outputs", T.StringType(), True),
+        T.StructField("rows", T.LongType(), True),
+        T.StructField("finished_at", T.TimestampType(), True),
+    ]
+)
+
+
+def exists(spark: SparkSession, path: str) -> bool:
+    return DeltaTable.isDeltaTable(spark, path)
+
+
+def read(spark: SparkSession, cfg: Config, name: str, *, version: int | None = None) -> DataFrame:
+    reader = spark.read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
+    return reader.load(cfg.table_path(name))
+
+
+def version(spark: SparkSession, cfg: Config, name: str) -> int | None:
+    """Current version of a table, or None when it does not exist yet."""
+    path = cfg.table_path(name)
+    if not exists(spark, path):
+        return None
+    return int(DeltaTable.forPath(spark, path).history(1).select("version").first()[0])
+
+
+def _sql_literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def partition_predicate(column: str, values: Iterable[str]) -> str:
+    vals = sorted(set(values))
+    if not vals:
+        return "false"
+    return f"{column} IN ({', '.join(_sql_literal(v) for v in vals)})"
+
+
+def replace_partitions(
+    df: DataFrame,
+    cfg: Config,
+    name: str,
+    *,
+    partition_column: str,
+    values: Iterable[str],
+    properties: Mapping[str, str] | None = None,
+) -> None:
+    """Replace exactly the partitions ``values`` of table ``name`` with ``df`` (one commit)."""
+    path = cfg.table_path(name)
+    predicate = partition_predicate(partition_column, values)
+    spark = df.sparkSession
+    if not exists(spark, path):
+        writer = df.write.format("delta").mode("overwrite").partitionBy(partition_column)
+        for key, value in (properties or {}).items():
+            writer = writer.option(key, value)
+        writer.save(path)
+        return
+    df.write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(path)
+
+
+def _same_content(spark: SparkSession, path: str, df: DataFrame) -> bool:
+    current = spark.read.format("delta").load(path)
+    if current.schema.simpleString() != df.schema.simpleString():
+        return False
+    # Multiset equality: no row of either side is missing from the other.
+    return current.exceptAll(df).isEmpty() and df.exceptAll(current).isEmpty()
+
+
+def overwrite(
+    df: DataFrame,
+    cfg: Config,
+    name: str,
+    *,
+    partition_column: str | None = None,
+    skip_if_same: bool = True,
+    properties: Mapping[str, str] | None = None,
+) -> bool:
+    """Overwrite a whole table in one commit; return False when skipped as unchanged."""
+    path = cfg.table_path(name)
+    spark = df.sparkSession
+    if exists(spark, path):
+        if skip_if_same and _same_content(spark, path, df):
+            log.info("%s: unchanged, no new version", name)
+            return False
+        writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+    else:
+        writer = df.write.format("delta").mode("overwrite")
+        for key, value in (properties or {}).items():
+            writer = writer.option(key, value)
+    if partition_column:
+        writer = writer.partitionBy(partition_column)
+    writer.save(path)
+    return True
+
+
+def merge(
+    df: DataFrame,
+    cfg: Config,
+    name: str,
+    *,
+    keys: list[str],
+    partition_column: str | None = None,
+    update_when_changed: list[str] | None = None,
+) -> None:
+    """Upsert ``df`` into ``name`` on ``keys``; create the table on first use.
+
+    With ``partition_column`` the merge condition carries the partition values of the source, so
+    concurrent merges into different partitions do not conflict. Matched rows are updated only when
+    a column in ``update_when_changed`` differs, so re-merging the same rows writes nothing.
+    """
+    path = cfg.table_path(name)
+    spark = df.sparkSession
+    if not exists(spark, path):
+        writer = df.write.format("delta").mode("overwrite")
+        if partition_column:
+            writer = writer.partitionBy(partition_column)
+        writer.save(path)
+        return
+    cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    if partition_column:
+        values = [r[0] for r in df.select(partition_column).distinct().collect()]
+        cond = f"t.{partition_predicate(partition_column, values)} AND {cond}"
+    builder = DeltaTable.forPath(spark, path).alias("t").merge(df.alias("s"), cond)
+    cols = update_when_changed or [c for c in df.columns if c not in keys]
+    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in cols) or "false"
+    builder.whenMatchedUpdateAll(condition=changed).whenNotMatchedInsertAll().execute()
+
+
+# --- step bookkeeping ----------------------------------------------------------------------------
+
+
+def inputs_key(inputs: Mapping[str, object]) -> str:
+    return json.dumps(inputs, sort_keys=True, default=str)
+
+
+def step_done(
+    spark: SparkSession, cfg: Config, step: str, inputs: Mapping[str, object], *, scope: str = "all"
+) -> bool:
+    """True when the latest successful run of ``step`` over ``scope`` had exactly these inputs.
+
+    ``scope`` says what the step covers (``all``, or the provinces of a ledger batch): ingesting
+    export A, then B, then A again for the same province is not skipped, because B came last.
+    """
+    path = cfg.table_path(RUNS_TABLE)
+    if not exists(spark, path):
+        return False
+    runs = spark.read.format("delta").load(path)
+    last = (
+        runs.filter((F.col("step") == step) & (F.col("scope") == scope))
+        .orderBy(F.col("finished_at").desc())
+        .select("inputs_key")
+        .first()
+    )
+    return last is not None and last[0] == inputs_key(inputs)
+
+
+def record_step(
+    spark: SparkSession,
+    cfg: Config,
+    step: str,
+    inputs: Mapping[str, object],
+    *,
+    outputs: Mapping[str, object] | None = None,
+    rows: int | None = None,
+    scope: str = "all",
+) -> None:
+    """Append the step's completion marker (written last, after all of the step's outputs)."""
+    row = (
+        step,
+        scope,
+        inputs_key(inputs),
+        json.dumps(dict(inputs), sort_keys=True, default=str),
+        json.dumps(dict(outputs or {}), sort_keys=True, default=str),
+        rows,
+        dt.datetime.now(dt.UTC).replace(tzinfo=None),
+    )
+    df = spark.createDataFrame([row], RUNS_SCHEMA)
+    df.write.format("delta").mode("append").save(cfg.table_path(RUNS_TABLE))
