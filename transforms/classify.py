@@ -10,7 +10,12 @@ from pyspark.sql import functions as F
 
 from vaxclean import schemas
 
-PRECISION_RANK = F.create_map(F.lit("YEAR"), F.lit(1), F.lit("MONTH"), F.lit(2), F.lit("DAY"), F.lit(3))
+PRECISION_RANK = {"YEAR": 1, "MONTH": 2, "DAY": 3}
+
+
+def precision_rank(col: Column) -> Column:
+    """YEAR < MONTH < DAY, as 1 < 2 < 3."""
+    return F.create_map(*[x for k, v in PRECISION_RANK.items() for x in (F.lit(k), F.lit(v))])[col]
 
 
 def codes(*pairs: tuple[Column, str]) -> Column:
@@ -32,7 +37,7 @@ def dob_agrees(typed: str, typed_precision: str, reg: str, reg_precision: str) -
         .when(rp == "MONTH", F.trunc(t, "month") == F.trunc(r, "month"))
         .otherwise(F.year(t) == F.year(r))
     )
-    precise_enough = PRECISION_RANK[F.col(typed_precision)] >= PRECISION_RANK[rp]
+    precise_enough = precision_rank(F.col(typed_precision)) >= precision_rank(rp)
     return F.when(r.isNull(), F.lit(True)).otherwise(
         F.coalesce(t.isNotNull() & precise_enough & same, F.lit(False))
     )

@@ -21,15 +21,47 @@ def with_partition_province(df: DataFrame) -> DataFrame:
     )
 
 
+def with_name_columns(df: DataFrame, source: str, *, prefix: str = "") -> DataFrame:
+    """Add ``name_key``, ``name_display``, ``name_fold`` and ``name_is_mojibake`` for ``source``.
+
+    Equivalent to ``N.name_key`` / ``N.name_display`` / ``N.name_fold`` / ``N.is_mojibake``, but in
+    stages, so that NFC composition and mojibake detection appear once in the plan instead of once
+    per output column (the plan of the composed helpers takes Spark tens of seconds to analyse).
+    """
+    nfc = f"{prefix}_nfc"
+    moj = f"{prefix}name_is_mojibake"
+    repaired = f"{prefix}_repaired"
+    staged = df.withColumns(
+        {
+            nfc: N.collapse_spaces(N.nfc_vietnamese(source)),
+            moj: N.is_mojibake(source),
+        }
+    ).withColumn(
+        repaired,
+        F.when(F.col(moj), N.collapse_spaces(N.nfc_vietnamese(N.repair_mojibake(source)))).otherwise(F.col(nfc)),
+    )
+    return staged.withColumns(
+        {
+            f"{prefix}name_key": N.new_tone_placement(F.lower(F.col(nfc))),
+            f"{prefix}name_display": N.new_tone_placement(F.col(repaired)),
+            f"{prefix}name_fold": N.fold_diacritics(N.new_tone_placement(F.lower(F.col(repaired)))),
+        }
+    ).drop(nfc, repaired)
+
+
 def normalize_doses(raw: DataFrame, *, missing_id_tokens: Sequence[str]) -> DataFrame:
     """One row per ledger row with every field normalised next to its raw value (``schemas.DOSES``).
 
     Assumes ``raw`` has the ``ledger_raw`` columns (text, plus lineage). Never fails on a value:
     what cannot be parsed becomes null and is classified later.
     """
-    dob = N.parse_partial_date("date_of_birth")
-    nationality = N.normalize_nationality("nationality")
-    out = raw.select(
+    staged = with_name_columns(raw, "full_name").withColumns(
+        {
+            "_dob": N.parse_partial_date("date_of_birth"),
+            "_nationality": N.normalize_nationality("nationality"),
+        }
+    )
+    out = staged.select(
         N.trim_all("record_id").alias("record_id"),
         N.trim_all("subject_id").alias("subject_id"),
         F.col("province_code"),
@@ -37,21 +69,21 @@ def normalize_doses(raw: DataFrame, *, missing_id_tokens: Sequence[str]) -> Data
         N.trim_all("commune_code").alias("commune_code"),
         N.trim_all("facility_code").alias("facility_code"),
         F.col("full_name").alias("full_name_raw"),
-        N.name_display("full_name").alias("name_display"),
-        N.name_key("full_name").alias("name_key"),
-        N.name_fold("full_name").alias("name_fold"),
-        N.is_mojibake("full_name").alias("name_is_mojibake"),
+        "name_display",
+        "name_key",
+        "name_fold",
+        "name_is_mojibake",
         F.col("date_of_birth").alias("dob_raw"),
-        dob["date"].alias("dob_date"),
-        dob["precision"].alias("dob_precision"),
+        F.col("_dob.date").alias("dob_date"),
+        F.col("_dob.precision").alias("dob_precision"),
         F.col("gender").alias("gender_raw"),
         N.normalize_gender("gender").alias("gender"),
         F.col("id_number").alias("id_raw"),
         N.trim_all("id_number").alias("id_clean"),
         N.id_status("id_number", missing_tokens=missing_id_tokens).alias("id_status"),
         F.col("nationality").alias("nationality_raw"),
-        nationality.alias("nationality"),
-        (nationality.isNotNull() & (nationality != F.lit("VN"))).alias("is_foreign"),
+        F.col("_nationality").alias("nationality"),
+        (F.col("_nationality").isNotNull() & (F.col("_nationality") != F.lit("VN"))).alias("is_foreign"),
         N.trim_all("passport_number").alias("passport_number"),
         N.trim_all("phone").alias("phone"),
         F.col("vaccine").alias("vaccine_raw"),
@@ -119,24 +151,23 @@ def normalize_register(raw: DataFrame) -> DataFrame:
 
     Duplicate ``personal_id`` rows (a broken extract) keep one row, the one from the latest file row.
     """
-    dob = N.parse_partial_date("date_of_birth")
-    death = N.parse_partial_date("date_of_death")
-    latest = Window.partitionBy("personal_id").orderBy(
-        F.col("source_file").desc(), F.col("source_row").desc()
+    latest = Window.partitionBy("personal_id").orderBy(F.col("source_file").desc(), F.col("source_row").desc())
+    staged = with_name_columns(raw, "full_name").withColumns(
+        {"_dob": N.parse_partial_date("date_of_birth"), "_death": N.parse_partial_date("date_of_death")}
     )
-    out = raw.select(
+    out = staged.select(
         N.trim_all("personal_id").alias("personal_id"),
         N.trim_all("old_id_number").alias("old_id_number"),
-        N.name_display("full_name").alias("full_name"),
-        N.name_key("full_name").alias("name_key"),
-        N.name_fold("full_name").alias("name_fold"),
-        dob["date"].alias("dob_date"),
-        dob["precision"].alias("dob_precision"),
+        F.col("name_display").alias("full_name"),
+        "name_key",
+        "name_fold",
+        F.col("_dob.date").alias("dob_date"),
+        F.col("_dob.precision").alias("dob_precision"),
         N.normalize_gender("gender").alias("gender"),
         F.coalesce(N.trim_all("province_code"), F.lit(UNKNOWN_PROVINCE)).alias("province_code"),
         N.trim_all("district_code").alias("district_code"),
         N.trim_all("commune_code").alias("commune_code"),
-        death["date"].alias("date_of_death"),
+        F.col("_death.date").alias("date_of_death"),
         "source_file",
         "source_row",
     ).filter(F.col("personal_id").isNotNull())

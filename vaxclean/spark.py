@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -45,8 +46,10 @@ def get_spark(cfg: Config, *, extra_conf: dict[str, str] | None = None) -> Spark
         if cfg.master:
             builder = builder.master(cfg.master)
         if cfg.master and cfg.master.startswith("local"):
-            # Quiet the loopback warning and keep the driver on this machine.
+            # Quiet the loopback warning and keep the driver on this machine; Python workers use
+            # this interpreter (the project's venv), not whatever python3 is first on PATH.
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             java_opts = conf.get("spark.driver.extraJavaOptions", "")
             conf["spark.driver.extraJavaOptions"] = (
                 f"{java_opts} -Dlog4j2.configurationFile=file:{LOG4J_CONF}".strip()
