@@ -70,8 +70,11 @@ class Config:
         """Location of a Delta table: ``<warehouse>/<name>``."""
         return f"{self.warehouse.rstrip('/')}/{name}"
 
-    def with_overrides(self, *, warehouse: str | None = None, out: str | None = None) -> Config:
-        return replace(self, warehouse=warehouse or self.warehouse, out=out or self.out)
+    def with_overrides(
+        self, *, warehouse: str | None = None, out: str | None = None, as_of: str | None = None
+    ) -> Config:
+        rules = replace(self.rules, as_of=_date(as_of, "--as-of", "command line")) if as_of else self.rules
+        return replace(self, warehouse=warehouse or self.warehouse, out=out or self.out, rules=rules)
 
     def as_of_date(self) -> dt.date:
         return self.rules.as_of or dt.date.today()

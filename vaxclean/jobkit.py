@@ -23,6 +23,9 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--warehouse", help="folder or URI of the Delta tables (overrides the config)")
     p.add_argument("--out", help="folder for workbooks and reports (overrides the config)")
     p.add_argument("--log-level", help="DEBUG, INFO, WARNING (overrides the config)")
+    p.add_argument(
+        "--as-of", help="yyyy-mm-dd: the day the run treats as today (rules.as_of; default: the run's date)"
+    )
     return p
 
 
@@ -33,7 +36,9 @@ def load(args: argparse.Namespace) -> Config:
         candidate = Path(__file__).resolve().parents[1] / args.config
         if candidate.exists():
             config_path = candidate
-    cfg = load_config(config_path).with_overrides(warehouse=args.warehouse, out=getattr(args, "out", None))
+    cfg = load_config(config_path).with_overrides(
+        warehouse=args.warehouse, out=getattr(args, "out", None), as_of=getattr(args, "as_of", None)
+    )
     setup_logging(args.log_level or cfg.log_level)
     return cfg
 

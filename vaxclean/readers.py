@@ -158,24 +158,62 @@ def _with_row_numbers(df: DataFrame, *, first_row: int) -> DataFrame:
 def _read_csv(spark: SparkSession, path: Path, spec: InputSpec) -> tuple[DataFrame, list[str]]:
     header = _csv_header(path)
     mapped = map_header(header, spec, path=str(path))
-    schema = T.StructType(
-        [T.StructField(c, T.StringType(), True) for c in mapped] + [T.StructField(CORRUPT, T.StringType())]
-    )
+    schema = T.StructType([T.StructField(c, T.StringType(), True) for c in mapped])
     df = (
         spark.read.option("header", True)
         .option("encoding", "UTF-8")
         .option("multiLine", True)
         .option("escape", '"')
         .option("mode", "PERMISSIVE")
-        .option("columnNameOfCorruptRecord", CORRUPT)
         .option("ignoreLeadingWhiteSpace", False)
         .option("ignoreTrailingWhiteSpace", False)
-        .option("nullValue", "\u0000never\u0000")
         .option("emptyValue", "")
         .schema(schema)
         .csv(str(path))
     )
-    return _with_row_numbers(df, first_row=2), mapped
+    df = _with_row_numbers(df, first_row=2)
+    bad = ragged_records(path, len(mapped))
+    if bad:
+        lookup = F.create_map(*[x for row, n in sorted(bad.items()) for x in (F.lit(row), F.lit(n))])
+        n_fields = lookup[F.col("source_row")]
+        raw = F.to_json(F.struct(*[F.col(f"`{c}`") for c in mapped]))
+        df = df.withColumn(
+            CORRUPT, F.when(n_fields.isNotNull(), F.format_string("%d fields: %s", n_fields, raw))
+        )
+    else:
+        df = df.withColumn(CORRUPT, F.lit(None).cast("string"))
+    return df, mapped
+
+
+MAX_RAGGED = 100_000
+
+
+def ragged_records(path: Path, n_fields: int) -> dict[int, int]:
+    """Record numbers (header = 1) whose field count differs from the header's, with their count.
+
+    Spark's CSV reader pads short rows with nulls and drops surplus fields without saying so, so the
+    count is checked here, streaming, with the same RFC 4180 rules (quoted fields may hold commas and
+    newlines). A file where more than ``MAX_RAGGED`` records are ragged is refused as a whole.
+    """
+    bad: dict[int, int] = {}
+    with path.open(encoding="utf-8-sig", newline="", errors="replace") as fh:
+        reader = csv.reader(fh)
+        next(reader, None)
+        record = 1
+        for row in reader:
+            if not row:  # blank lines are skipped by Spark too, and do not count as records
+                continue
+            record += 1
+            if len(row) != n_fields:
+                bad[record] = len(row)
+                if len(bad) > MAX_RAGGED:
+                    raise InputError(
+                        f"more than {MAX_RAGGED:,} rows do not have the header's {n_fields} fields: "
+                        "is the delimiter or quoting broken?",
+                        path=str(path),
+                        row=record,
+                    )
+    return bad
 
 
 def _read_parquet(spark: SparkSession, path: Path, spec: InputSpec) -> tuple[DataFrame, list[str]]:
@@ -216,9 +254,9 @@ def read_input(
         rejected = df.filter(F.col(CORRUPT).isNotNull()).select(
             "source_file",
             "source_row",
-            F.format_string(
-                f"row does not have the header's {n_fields} fields (ragged row or broken quoting)"
-            ).alias("reason"),
+            F.lit(f"row does not have the header's {n_fields} fields (ragged row or broken quoting)").alias(
+                "reason"
+            ),
             F.col(CORRUPT).alias("raw_line"),
             "ingest_run_id",
         )
