@@ -38,7 +38,9 @@ def with_name_columns(df: DataFrame, source: str, *, prefix: str = "") -> DataFr
         }
     ).withColumn(
         repaired,
-        F.when(F.col(moj), N.collapse_spaces(N.nfc_vietnamese(N.repair_mojibake(source)))).otherwise(F.col(nfc)),
+        F.when(F.col(moj), N.collapse_spaces(N.nfc_vietnamese(N.repair_mojibake(source)))).otherwise(  # noqa: E501
+            F.col(nfc)
+        ),
     )
     return staged.withColumns(
         {
@@ -149,9 +151,11 @@ def build_subjects(doses: DataFrame) -> DataFrame:
 def normalize_register(raw: DataFrame) -> DataFrame:
     """The register snapshot normalised for comparison and matching (``schemas.REGISTER``).
 
-    Duplicate ``personal_id`` rows (a broken extract) keep one row, the one from the latest file row.
+    Duplicate ``personal_id`` rows (a broken extract) keep one row: the latest file row.
     """
-    latest = Window.partitionBy("personal_id").orderBy(F.col("source_file").desc(), F.col("source_row").desc())
+    latest = Window.partitionBy("personal_id").orderBy(
+        F.col("source_file").desc(), F.col("source_row").desc()
+    )
     staged = with_name_columns(raw, "full_name").withColumns(
         {"_dob": N.parse_partial_date("date_of_birth"), "_death": N.parse_partial_date("date_of_death")}
     )
