@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pyspark.sql import DataFrame, SparkSession
 
 from transforms.matching import suggest_matches
+from vaxclean import delta_io
 from vaxclean.config import Config
 from vaxclean.jobkit import argv_or_sys, load, parser, run_main
 from vaxclean.logs import StepResult, progress
@@ -42,12 +43,21 @@ def run_step(spark: SparkSession, cfg: Config) -> list[StepResult]:
     """The match step, as ``vaxclean run`` calls it: read, suggest, write; one progress line."""
     results: list[StepResult] = []
     with progress("match", results) as r:
-        subjects, checks, register = (read_table(spark, cfg, name) for name in INPUTS)
+        # The versions read and the settings: a rerun on the same ones writes nothing.
+        inputs: dict[str, object] = {name: delta_io.version(spark, cfg, name) for name in INPUTS}
+        inputs["matching"] = {"threshold": cfg.matching.threshold, "top_k": cfg.matching.top_k}
+        if delta_io.step_done(spark, cfg, "match", inputs):
+            r.note = "inputs unchanged since the last run: nothing to do"
+            return results
+        subjects, checks, register = (
+            delta_io.read(spark, cfg, name, version=inputs[name]) for name in INPUTS
+        )
         suggestions = suggest_matches(
             subjects, checks, register, threshold=cfg.matching.threshold, top_k=cfg.matching.top_k
         )
         write_suggestions(suggestions, cfg)
         r.rows = read_table(spark, cfg, OUTPUT).count()
+        delta_io.record_step(spark, cfg, "match", inputs, outputs={OUTPUT: r.rows}, rows=r.rows)
     return results
 
 

@@ -20,6 +20,7 @@ from pyspark.sql import SparkSession
 
 from vaxclean import delta_io
 from vaxclean.config import Config
+from vaxclean.errors import InputError
 from vaxclean.jobkit import argv_or_sys, load, parser, run_main
 from vaxclean.spark import get_spark
 from vaxclean.synth.score import score_codes
@@ -44,8 +45,16 @@ def _codes(text: str) -> set[str]:
 
 
 def _read_truth(folder: Path, name: str) -> list[dict[str, str]]:
-    with (folder / name).open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
+    """``truth_subjects.csv`` (local generator) or a ``truth_subjects/`` folder of parts (Spark)."""
+    single = folder / name
+    parts = [single] if single.exists() else sorted((folder / Path(name).stem).glob("*.csv"))
+    if not parts:
+        raise InputError(f"no {name} (nor a folder of parts) in the truth folder", path=str(folder))
+    rows: list[dict[str, str]] = []
+    for part in parts:
+        with part.open(encoding="utf-8", newline="") as fh:
+            rows.extend(csv.DictReader(fh))
+    return rows
 
 
 def suggestion_quality(truth: list[dict[str, str]], suggestions: dict[str, list[tuple[int, str]]]) -> dict:

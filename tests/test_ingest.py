@@ -70,7 +70,6 @@ def test_semicolon_file_is_rejected_with_its_name(spark, cfg, tmp_path):
         ingest_ledger(spark, cfg, str(path))
 
 
-@pytest.mark.pending
 def test_ragged_row_and_duplicate_id_become_rejects(spark, cfg, tmp_path):
     path = ledger_file(tmp_path / "l.csv", [("R1", "S1", "79"), ("R1", "S2", "79"), ("R3", "S3", "79")])
     with path.open("a", encoding="utf-8") as fh:
@@ -84,7 +83,6 @@ def test_ragged_row_and_duplicate_id_become_rejects(spark, cfg, tmp_path):
     assert rejects == [(3, "duplicate record_id:"), (5, "row does not have th")]
 
 
-@pytest.mark.pending
 def test_reingest_replaces_exactly_that_province(spark, cfg, tmp_path):
     ingest_ledger(spark, cfg, str(ledger_file(tmp_path / "a.csv", [("A1", "S1", "79"), ("A2", "S2", "01")])))
     ingest_ledger(spark, cfg, str(ledger_file(tmp_path / "b.csv", [("B1", "S3", "79")])))
@@ -94,7 +92,6 @@ def test_reingest_replaces_exactly_that_province(spark, cfg, tmp_path):
     assert rows == [("01", "A2"), ("79", "B1")]
 
 
-@pytest.mark.pending
 def test_same_input_twice_writes_nothing(spark, cfg, tmp_path):
     path = str(ledger_file(tmp_path / "a.csv", [("A1", "S1", "79")]))
     ingest_ledger(spark, cfg, path)
@@ -105,7 +102,6 @@ def test_same_input_twice_writes_nothing(spark, cfg, tmp_path):
     assert "nothing to do" in result.note
 
 
-@pytest.mark.pending
 def test_bad_file_leaves_tables_at_their_version(spark, cfg, tmp_path):
     ingest_ledger(spark, cfg, str(ledger_file(tmp_path / "a.csv", [("A1", "S1", "79")])))
     before = delta_io.version(spark, cfg, "ledger_raw")
@@ -118,7 +114,6 @@ def test_bad_file_leaves_tables_at_their_version(spark, cfg, tmp_path):
     assert delta_io.version(spark, cfg, "ledger_raw") == before
 
 
-@pytest.mark.pending
 def test_register_ingest_normalises(spark, cfg, tmp_path):
     cols = list(schemas.REGISTER_COLUMNS)
     row = {**REGISTER_DEFAULTS, "personal_id": "079085001234", "full_name": "Nguyễn Văn An",
