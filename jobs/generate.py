@@ -43,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--people", type=int, required=True, help="people in the register")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"default {DEFAULT_SEED}")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--ledger-format", choices=LEDGER_FORMATS, default="csv")
+    parser.add_argument(
+        "--ledger-format", choices=LEDGER_FORMATS, default="csv", help="ledger file format (default: csv)"
+    )
     parser.add_argument("--as-of", type=_date, default=DEFAULT_AS_OF, help="the day the data is exported")
     parser.add_argument(
         "--rate",
@@ -56,7 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--min-per-chunk", type=int, default=1, help="fewest cases of each error kind per chunk (default 1)"
     )
-    parser.add_argument("--engine", choices=("auto", "local", "spark"), default="auto")
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "local", "spark"),
+        default="auto",
+        help="local: plain Python, single files; spark: parallel, folders of part files; "
+        "auto (default): spark from 200,000 people on",
+    )
     parser.add_argument(
         "--config",
         default=None,

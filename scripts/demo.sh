@@ -10,3 +10,5 @@ export VAXCLEAN_HMAC_SECRET="${VAXCLEAN_HMAC_SECRET:-demo-secret-not-for-product
 .venv/bin/vaxclean run --config conf/local.yaml \
   --ledger sample/ledger.csv --register sample/register.csv --reports sample/facility_reports.csv \
   --warehouse out/demo/warehouse --out out/demo "$@"
+# Counts, headline figures and charts: out/demo/report/report.html and summary.xlsx.
+.venv/bin/vaxclean report --config conf/local.yaml --warehouse out/demo/warehouse --out out/demo

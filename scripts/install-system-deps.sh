@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages some tests drive the way a person would: LibreOffice re-saves returned review
-# workbooks. Installed only when missing and when this user may install packages.
+# workbooks; headless Chromium opens the HTML report and screenshots it. Installed only when missing
+# and when this user may install packages.
 set -euo pipefail
 need=()
 command -v soffice >/dev/null 2>&1 || need+=(libreoffice-calc)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -37,3 +37,30 @@ def spark(config, tmp_path_factory):
     session = get_spark(config, extra_conf={**TEST_SPARK_CONF, "spark.sql.warehouse.dir": str(warehouse)})
     yield session
     session.stop()
+
+
+DEMO_AS_OF = "2022-12-31"  # sample/manifest.json: the day the sample was exported
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(spark, config, tmp_path_factory):
+    """The demo's warehouse (scripts/demo.sh): the whole pipeline run once on ``sample/``.
+
+    Several minutes: only for tests marked ``slow``. Returns the config pointing at it.
+    """
+    import os
+
+    from jobs.run import run
+
+    os.environ.setdefault("VAXCLEAN_HMAC_SECRET", "test-secret")
+    base = tmp_path_factory.mktemp("demo")
+    cfg = config.with_overrides(warehouse=str(base / "warehouse"), out=str(base / "out"), as_of=DEMO_AS_OF)
+    sample = ROOT / "sample"
+    run(
+        spark,
+        cfg,
+        ledger=str(sample / "ledger.csv"),
+        register=str(sample / "register.csv"),
+        reports=str(sample / "facility_reports.csv"),
+    )
+    return cfg
