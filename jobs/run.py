@@ -22,6 +22,7 @@ from vaxclean import delta_io
 from vaxclean.config import Config
 from vaxclean.jobkit import argv_or_sys, load, parser, run_main
 from vaxclean.logs import StepResult
+from vaxclean.readers import check_input_files, list_input_files
 from vaxclean.spark import get_spark
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         cfg = load(args)
+        # Every input is found and its header checked before Spark starts: a wrong path or an
+        # unknown column stops the run in seconds, not after the register has been ingested.
+        for path, spec in (
+            (args.register, cfg.register),
+            (args.ledger, cfg.ledger),
+            (args.reports, cfg.facility_reports),
+        ):
+            if path:
+                check_input_files(list_input_files(path), spec)
         spark = get_spark(cfg)
         run(spark, cfg, ledger=args.ledger, register=args.register, reports=args.reports)
         print(summary(spark, cfg))
