@@ -362,6 +362,24 @@ def from_generated(spark: SparkSession, cfg, folder: str, tmp: str) -> tuple[Dat
     return subjects, checks, register, truth
 
 
+def write_synthetic(
+    spark: SparkSession, tmp: str, *, people: int, subjects: int, seed: int
+) -> tuple[DataFrame, ...]:
+    """``(subjects, checks, register, truth)`` of the synthetic mode, stored under ``tmp``."""
+    synthetic_register(spark, people=people, seed=seed).write.parquet(f"{tmp}/register")
+    register = spark.read.schema(schemas.REGISTER).parquet(f"{tmp}/register")
+    subj, chk, tru = synthetic_subjects(spark, register, people=people, subjects=subjects, seed=seed)
+    subj.write.parquet(f"{tmp}/subjects")
+    chk.write.parquet(f"{tmp}/checks")
+    tru.write.parquet(f"{tmp}/truth")
+    return (
+        spark.read.schema(schemas.SUBJECTS).parquet(f"{tmp}/subjects"),
+        spark.read.schema(schemas.SUBJECT_CHECKS).parquet(f"{tmp}/checks"),
+        register,
+        spark.read.parquet(f"{tmp}/truth"),
+    )
+
+
 # --- measuring -----------------------------------------------------------------------------------
 
 
@@ -379,6 +397,16 @@ def jvm_peak_rss_mb(spark: SparkSession) -> float | None:
     except Exception:  # noqa: BLE001 - a figure we cannot read is reported as missing
         return None
     return None
+
+
+def timed_suggestions(
+    subjects: DataFrame, checks: DataFrame, register: DataFrame, *, threshold: float, top_k: int, path: str
+) -> tuple[DataFrame, float]:
+    """Run :func:`suggest_matches`, write it to Parquet at ``path``; the result and the seconds taken."""
+    t0 = time.perf_counter()
+    suggest_matches(subjects, checks, register, threshold=threshold, top_k=top_k).write.parquet(path)
+    seconds = round(time.perf_counter() - t0, 1)
+    return subjects.sparkSession.read.parquet(path), seconds
 
 
 def report(figures: dict[str, object]) -> None:
@@ -407,18 +435,9 @@ def run(args: argparse.Namespace) -> int:
             )
         else:
             t0 = time.perf_counter()
-            reg = synthetic_register(spark, people=args.people, seed=args.seed)
-            reg.write.parquet(f"{tmp}/register")
-            register = spark.read.schema(schemas.REGISTER).parquet(f"{tmp}/register")
-            subj, chk, tru = synthetic_subjects(
-                spark, register, people=args.people, subjects=args.subjects, seed=args.seed
+            subjects, checks, register, truth = write_synthetic(
+                spark, tmp, people=args.people, subjects=args.subjects, seed=args.seed
             )
-            subj.write.parquet(f"{tmp}/subjects")
-            chk.write.parquet(f"{tmp}/checks")
-            tru.write.parquet(f"{tmp}/truth")
-            subjects = spark.read.schema(schemas.SUBJECTS).parquet(f"{tmp}/subjects")
-            checks = spark.read.schema(schemas.SUBJECT_CHECKS).parquet(f"{tmp}/checks")
-            truth = spark.read.parquet(f"{tmp}/truth")
             figures["data_generation_s"] = round(time.perf_counter() - t0, 1)
         figures["register_people"] = register.count()
         figures["subjects"] = subjects.count()
@@ -426,14 +445,11 @@ def run(args: argparse.Namespace) -> int:
         figures["top_k"] = top_k
         figures["max_block_size"] = MAX_BLOCK_SIZE
 
-        t0 = time.perf_counter()
-        suggest_matches(subjects, checks, register, threshold=threshold, top_k=top_k).write.parquet(
-            f"{tmp}/suggestions"
+        suggestions, figures["match_seconds"] = timed_suggestions(
+            subjects, checks, register, threshold=threshold, top_k=top_k, path=f"{tmp}/suggestions"
         )
-        figures["match_seconds"] = round(time.perf_counter() - t0, 1)
         figures["jvm_peak_rss_mb"] = jvm_peak_rss_mb(spark)
         figures["python_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-        suggestions = spark.read.parquet(f"{tmp}/suggestions")
         figures["suggestion_rows"] = suggestions.count()
 
         stats = {r["rule"]: r.asDict() for r in candidate_stats(subjects, checks, register).collect()}
