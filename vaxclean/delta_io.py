@@ -15,6 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
+import signal
 from collections.abc import Iterable, Mapping
 
 from delta.tables import DeltaTable
@@ -38,6 +40,16 @@ RUNS_SCHEMA = T.StructType(
         T.StructField("finished_at", T.TimestampType(), True),
     ]
 )
+
+
+KILL_ENV = "VAXCLEAN_KILL_AT"
+
+
+def kill_point(name: str) -> None:
+    """Fault injection for the kill tests (tests/test_kill.py): when ``VAXCLEAN_KILL_AT`` names this
+    point, the process is killed on the spot (SIGKILL: no cleanup, no finally, like ``kill -9``)."""
+    if os.environ.get(KILL_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def exists(spark: SparkSession, path: str) -> bool:
@@ -84,11 +96,12 @@ def replace_partitions(
     predicate = partition_predicate(partition_column, values)
     spark = df.sparkSession
     if not exists(spark, path):
-        writer = df.write.format("delta").mode("overwrite").partitionBy(partition_column)
+        # Create it empty first: a full overwrite here would wipe the provinces that a concurrent
+        # first ingest committed meanwhile; a lost creation race raises a Delta conflict (retried).
+        writer = df.limit(0).write.format("delta").mode("append").partitionBy(partition_column)
         for key, value in (properties or {}).items():
             writer = writer.option(key, value)
         writer.save(path)
-        return
     df.write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(path)
 
 
@@ -160,6 +173,44 @@ def merge(
     builder.whenMatchedUpdateAll(condition=changed).whenNotMatchedInsertAll().execute()
 
 
+def sync(
+    df: DataFrame, cfg: Config, name: str, *, keys: list[str], partition_column: str | None = None
+) -> bool:
+    """MERGE ``df`` into ``name``: rows flagged ``_delete`` are deleted, the others upserted.
+
+    ``keys`` (with the partition column among them) identify a row. The condition names the
+    partitions of the source (``partition_column``), so only those partitions are read and rewritten.
+    Matched rows are updated only when a column differs. Returns False (no commit) when ``df`` is
+    empty; the table must exist.
+    """
+    if df.isEmpty():
+        return False
+    cols = [c for c in df.columns if c != "_delete"]
+    cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    if partition_column:
+        values = [r[0] for r in df.select(partition_column).distinct().collect()]
+        cond = f"t.{partition_predicate(partition_column, values)} AND {cond}"
+    types = {f.name: f.dataType for f in df.schema.fields}
+
+    def same(c: str) -> str:  # maps have no equality in Spark: compare their sorted entries
+        if isinstance(types[c], T.MapType):
+            return f"array_sort(map_entries(t.`{c}`)) <=> array_sort(map_entries(s.`{c}`))"
+        return f"t.`{c}` <=> s.`{c}`"
+
+    changed = " OR ".join(f"NOT ({same(c)})" for c in cols if c not in keys) or "false"
+    values_map = {f"`{c}`": f"s.`{c}`" for c in cols}
+    (
+        DeltaTable.forPath(df.sparkSession, cfg.table_path(name))
+        .alias("t")
+        .merge(df.alias("s"), cond)
+        .whenMatchedDelete(condition="s._delete")
+        .whenMatchedUpdate(condition=f"NOT s._delete AND ({changed})", set=values_map)
+        .whenNotMatchedInsert(condition="NOT s._delete", values=values_map)
+        .execute()
+    )
+    return True
+
+
 # --- step bookkeeping ----------------------------------------------------------------------------
 
 
@@ -209,4 +260,6 @@ def record_step(
         dt.datetime.now(dt.UTC).replace(tzinfo=None),
     )
     df = spark.createDataFrame([row], RUNS_SCHEMA)
+    kill_point(f"before-record:{step}")  # the step's outputs are committed, its marker is not
     df.write.format("delta").mode("append").save(cfg.table_path(RUNS_TABLE))
+    kill_point(f"after:{step}")

@@ -33,5 +33,14 @@ class InputError(VaxcleanError):
         self.row = row
 
 
+class InputErrors(VaxcleanError):
+    """Several input files of one batch cannot be used: one line per file, nothing was written."""
+
+    def __init__(self, problems: list[InputError]):
+        lines = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"{len(problems)} input files cannot be used, nothing was written:\n{lines}")
+        self.problems = problems
+
+
 class ConcurrentRunError(VaxcleanError):
     """Another run holds the warehouse lock."""

@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from vaxclean.config import InputSpec
-from vaxclean.errors import InputError
+from vaxclean.errors import InputError, InputErrors
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,15 @@ def fingerprint(files: list[Path]) -> str:
 def map_header(header: list[str], spec: InputSpec, *, path: str) -> list[str]:
     """Contract names for a file's header, in the file's order; raise on unknown or missing names."""
     lookup = {_header_key(alias): col for col, aliases in spec.column_map.items() for alias in aliases}
+    unknown = sum(1 for name in header if _header_key(name) and _header_key(name) not in lookup)
+    if unknown * 2 > len(header):
+        # Most likely a data row (the header row is missing): never echo its cells, they are a person.
+        raise InputError(
+            f"the first row is not a header ({unknown} of {len(header)} cells are no known column name): "
+            "is the header row missing?",
+            path=path,
+            row=1,
+        )
     mapped: list[str] = []
     for name in header:
         key = _header_key(name)
@@ -108,6 +117,17 @@ def map_header(header: list[str], spec: InputSpec, *, path: str) -> list[str]:
     return mapped
 
 
+_CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE compound file: .xls, encrypted .xlsx
+
+
+def _looks_utf16(head: bytes) -> bool:
+    """UTF-16 without a BOM: text where every other byte is zero."""
+    sample = head[:512]
+    return len(sample) >= 8 and (
+        sample[1::2].count(0) > len(sample) // 4 or sample[0::2].count(0) > len(sample) // 4
+    )
+
+
 def _csv_header(path: Path) -> list[str]:
     try:
         with path.open("rb") as fh:
@@ -116,8 +136,16 @@ def _csv_header(path: Path) -> list[str]:
         raise InputError(f"cannot open it ({exc.strerror})", path=str(path)) from None
     if not head.strip():
         raise InputError("the file is empty", path=str(path))
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_utf16(head):
         raise InputError("the file is UTF-16; export it as UTF-8 CSV", path=str(path))
+    if head.startswith(b"PK\x03\x04"):
+        raise InputError(
+            "the file is a zip or Excel .xlsx workbook, not CSV: save it as CSV UTF-8", path=str(path)
+        )
+    if head.startswith(_CFB_MAGIC):
+        raise InputError(
+            "the file is an Excel .xls (or other Office) file, not CSV: save it as CSV UTF-8", path=str(path)
+        )
     if b"\x00" in head:
         raise InputError("the file is binary, not a CSV text file", path=str(path))
     try:
@@ -196,24 +224,78 @@ def ragged_records(path: Path, n_fields: int) -> dict[int, int]:
     newlines). A file where more than ``MAX_RAGGED`` records are ragged is refused as a whole.
     """
     bad: dict[int, int] = {}
-    with path.open(encoding="utf-8-sig", newline="", errors="replace") as fh:
+    record = 1
+    with path.open(encoding="utf-8-sig", newline="", errors="strict") as fh:
         reader = csv.reader(fh)
-        next(reader, None)
-        record = 1
-        for row in reader:
-            if not row:  # blank lines are skipped by Spark too, and do not count as records
-                continue
-            record += 1
-            if len(row) != n_fields:
-                bad[record] = len(row)
-                if len(bad) > MAX_RAGGED:
-                    raise InputError(
-                        f"more than {MAX_RAGGED:,} rows do not have the header's {n_fields} fields: "
-                        "is the delimiter or quoting broken?",
-                        path=str(path),
-                        row=record,
-                    )
+        try:
+            next(reader, None)
+            for row in reader:
+                if not row:  # blank lines are skipped by Spark too, and do not count as records
+                    continue
+                record += 1
+                if len(row) != n_fields:
+                    bad[record] = len(row)
+                    if len(bad) > MAX_RAGGED:
+                        raise InputError(
+                            f"more than {MAX_RAGGED:,} rows do not have the header's {n_fields} fields: "
+                            "is the delimiter or quoting broken?",
+                            path=str(path),
+                            row=record,
+                        )
+        except UnicodeDecodeError:
+            # Spark would read such bytes as U+FFFD without a word: refuse the file instead.
+            raise InputError(
+                "not UTF-8 text (Windows-1258 or another legacy code page?); export it as UTF-8 CSV",
+                path=str(path),
+                row=record + 1,
+            ) from None
+        except csv.Error:
+            # A field over csv.field_size_limit(): a quote that is never closed swallows the rest of
+            # the file into one field, which would hide every later row inside one reject.
+            raise InputError(
+                f"a field is longer than {csv.field_size_limit():,} characters: "
+                "is a quote left open (the rest of the file would be one field)?",
+                path=str(path),
+                row=record + 1,
+            ) from None
     return bad
+
+
+def check_file(path: Path, spec: InputSpec) -> None:
+    """The checks of a whole file that need no Spark: readable, header known, not header-only."""
+    if path.suffix.lower() == ".parquet":
+        try:
+            size = path.stat().st_size
+            with path.open("rb") as fh:
+                start = fh.read(4)
+                fh.seek(max(0, size - 4))
+                end = fh.read(4)
+        except OSError as exc:
+            raise InputError(f"cannot open it ({exc.strerror})", path=str(path)) from None
+        if size < 12 or start != b"PAR1" or end != b"PAR1":
+            raise InputError(
+                "not a Parquet file (no PAR1 marker); export Parquet or CSV UTF-8", path=str(path)
+            )
+        return
+    map_header(_csv_header(path), spec, path=str(path))
+    if path.stat().st_size <= 1 << 16:
+        text = path.read_bytes().decode("utf-8-sig", errors="replace")
+        if sum(1 for row in csv.reader(io.StringIO(text)) if row) < 2:
+            raise InputError("the file has a header row but no data rows", path=str(path), row=2)
+
+
+def check_input_files(files: list[Path], spec: InputSpec) -> None:
+    """Check every file before Spark reads any: one line per unusable file, nothing written."""
+    problems: list[InputError] = []
+    for f in files:
+        try:
+            check_file(f, spec)
+        except InputError as exc:
+            problems.append(exc)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise InputErrors(problems)
 
 
 def _read_parquet(spark: SparkSession, path: Path, spec: InputSpec) -> tuple[DataFrame, list[str]]:
@@ -235,6 +317,7 @@ def read_input(
 ) -> InputBatch:
     """Read a file or folder of CSV/Parquet into contract columns (text) with lineage columns."""
     files = list_input_files(path)
+    check_input_files(files, spec)
     run_id = fingerprint(files)
     good: DataFrame | None = None
     bad: DataFrame | None = None

@@ -873,6 +873,45 @@ def _is_formula(cell: Any) -> bool:
     return getattr(cell, "data_type", None) == "f"
 
 
+_CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+#: A returned list is a few MB of XML; more than this unpacked is a zip bomb, not a list.
+MAX_UNZIPPED = 256 << 20
+#: A part this large that compresses better than this ratio is padding, not cells.
+MAX_RATIO, RATIO_FROM = 100, 16 << 20
+
+
+def container_problem(name: str, content: bytes) -> str | None:
+    """Why the bytes cannot be a returned .xlsx list, before openpyxl parses anything; None if fine.
+
+    Sizes come from the zip directory; Python's zipfile never inflates a part beyond its declared
+    size, so checking the declared sizes bounds what reading the workbook can unpack.
+    """
+    if not content:
+        return f"{name}: tệp rỗng (0 byte)"
+    if content.startswith(_CFB_MAGIC):
+        if "EncryptedPackage".encode("utf-16-le") in content:
+            return f"{name}: tệp được đặt mật khẩu (mã hoá): bỏ mật khẩu rồi lưu lại dạng .xlsx"
+        return f"{name}: tệp Excel 97-2003 (.xls) hoặc tệp Office cũ: lưu lại dạng Sổ làm việc Excel (.xlsx)"
+    if not content.startswith(b"PK"):
+        return f"{name}: không phải tệp Excel .xlsx (tệp văn bản/CSV đổi tên?): lưu lại dạng .xlsx"
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as z:
+            parts = z.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return f"{name}: không phải tệp Excel .xlsx đọc được (tệp nén hỏng hoặc bị cắt)"
+    unzipped = sum(p.file_size for p in parts)
+    bomb = [
+        p for p in parts if p.file_size > RATIO_FROM and p.file_size > MAX_RATIO * max(p.compress_size, 1)
+    ]
+    if unzipped > MAX_UNZIPPED or bomb:
+        return (
+            f"{name}: tệp giải nén ra {unzipped / (1 << 20):,.0f} MB, bất thường với một danh sách: không đọc"
+        )
+    if any(p.filename.lower().endswith("vbaproject.bin") for p in parts):
+        return f"{name}: tệp có macro (.xlsm): lưu lại dạng Sổ làm việc Excel (.xlsx) không có macro"
+    return None
+
+
 def read_returned_workbook(
     source_file: str,
     content: bytes,
@@ -890,6 +929,10 @@ def read_returned_workbook(
     tuple naming the problem.
     """
     name = os.path.basename(source_file)
+    problem = container_problem(name, content)
+    if problem is not None:
+        yield _file_row(source_file, file_sha256, modified, NOT_A_WORKBOOK, problem)
+        return
     try:
         wb = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError, TypeError) as exc:

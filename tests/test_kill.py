@@ -1,0 +1,212 @@
+"""Kill tests: the pipeline SIGKILLed at named points loses nothing and a rerun gives the same tables.
+
+The pipeline runs as a subprocess (``python -m jobs.run``) on a tiny generated set (40 people). Two
+kinds of kill point, both deterministic:
+
+* ``after:<step>`` / ``before-record:<step>``: ``vaxclean.delta_io.kill_point`` SIGKILLs the process
+  after a step's completion marker, or after the step's outputs but before its marker;
+* ``commit:<n>``: a test-only Delta LogStore (tests/killhook/KillingLogStore.java, compiled here and
+  put on the driver's class path) SIGKILLs the driver and halts the JVM just before the n-th commit
+  file of the process: that write's data files are on disk, its commit is not.
+
+After every kill each Delta table is checked from its log alone (contiguous, parseable commit files,
+every live data file present) and the interrupted table is still at its old version. The chain
+reruns the pipeline killed at the next point each time (each rerun resumes: finished steps are
+skipped); a last rerun completes and its tables are compared row for row with an uninterrupted run,
+as is a fresh warehouse killed once in the middle of a write and rerun.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pyspark.sql import DataFrame
+from pyspark.sql import types as T
+
+from vaxclean.jars import find_delta_jars
+
+pytestmark = [pytest.mark.slow, pytest.mark.kill]
+
+ROOT = Path(__file__).resolve().parents[1]
+AS_OF = "2024-06-01"
+
+# Kill points of the chain, in pipeline order: each rerun resumes (finished steps are skipped) and
+# stops at the next one. ``commit:<table>`` stops before the run's first commit to that table.
+CHAIN = [
+    "commit:register",  # ingest register: the first write of a new table
+    "before-record:ingest_register",  # its outputs committed, its completion marker not
+    "commit:ledger_raw",
+    "after:ingest_ledger",
+    "commit:facility_report_rejects",
+    "after:ingest_facility_reports",
+    "commit:subject_checks",  # classify, in the middle of its writes
+    "before-record:classify",
+    "after:classify",
+    "commit:match_suggestions",
+    "commit:review_manifest",  # export-workbooks: its first MERGE
+    "before-record:export_workbooks",
+]
+# Columns that hold the time of the run, not data (compared apart from them).
+RUNTIME_COLUMNS = {"ingested_at", "finished_at", "issued_at", "computed_at", "decided_at", "run_at"}
+
+
+# --- running the pipeline ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hook(tmp_path_factory) -> str:
+    """The compiled kill LogStore, and the class path the driver needs to load it."""
+    out = tmp_path_factory.mktemp("killhook")
+    delta_storage = next(j for j in find_delta_jars(os.environ.get("VAXCLEAN_JARS_DIR")) if "storage" in j)
+    hadoop = next(
+        (Path(sys.prefix) / "lib").glob("python3*/site-packages/pyspark/jars/hadoop-client-api-*.jar")
+    )
+    subprocess.run(
+        ["javac", "-cp", f"{delta_storage}:{hadoop}", "-d", str(out), str(ROOT / "tests/killhook/KillingLogStore.java")],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    # delta-storage goes on the driver class path too, so the hook and Delta see one LogStore class.
+    return f"{out}:{delta_storage}"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("kill-data")
+    subprocess.run(
+        [sys.executable, "-m", "jobs.generate", "--people", "40", "--seed", "11", "--out", str(out),
+         "--engine", "local", "--as-of", AS_OF],
+        cwd=ROOT, check=True, capture_output=True,
+    )  # fmt: skip
+    return out
+
+
+def pipeline(root: Path, data: Path, hook: str, *, kill_at: str | None = None) -> subprocess.CompletedProcess:
+    """One ``vaxclean run`` on ``root``/wh, ``root``/out; killed at ``kill_at`` when given."""
+    env = {
+        **os.environ,
+        "VAXCLEAN_HMAC_SECRET": "kill-test-secret",
+        "PYSPARK_SUBMIT_ARGS": (
+            f"--driver-class-path {hook} --conf spark.delta.logStore.file.impl=KillingLogStore pyspark-shell"
+        ),
+        "VAXCLEAN_KILL_MARKER": str(root / "killed-at"),
+        "PYTHONPATH": str(ROOT),
+    }
+    env.pop("VAXCLEAN_KILL_AT", None)
+    if kill_at:
+        env["VAXCLEAN_KILL_AT"] = kill_at
+    (root / "killed-at").unlink(missing_ok=True)
+    cmd = [
+        sys.executable, "-m", "jobs.run", "--config", str(ROOT / "conf/local.yaml"),
+        "--ledger", str(data / "ledger.csv"), "--register", str(data / "register.csv"),
+        "--reports", str(data / "facility_reports.csv"), "--warehouse", str(root / "wh"),
+        "--out", str(root / "out"), "--as-of", AS_OF,
+    ]  # fmt: skip
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+
+
+# --- checking the tables -------------------------------------------------------------------------------
+
+
+def table_versions(warehouse: Path) -> dict[str, int]:
+    """Every Delta table's current version, checked from its log alone.
+
+    A table is consistent when its commit files are numbered 0..n without a gap, each is whole JSON
+    lines, and every data file live at version n (added and not removed) exists.
+    """
+    versions: dict[str, int] = {}
+    for log in sorted(warehouse.glob("*/_delta_log")):
+        commits = sorted(log.glob("[0-9]" * 20 + ".json"))
+        if not commits:
+            continue  # data files of a first write that never committed: not a table yet
+        numbers = [int(c.stem) for c in commits]
+        assert numbers == list(range(len(numbers))), f"{log}: commit files {numbers}"
+        live: set[str] = set()
+        for commit in commits:
+            for line in commit.read_text(encoding="utf-8").splitlines():
+                action = json.loads(line)  # a torn commit file would fail here
+                if "add" in action:
+                    live.add(action["add"]["path"])
+                elif "remove" in action:
+                    live.discard(action["remove"]["path"])
+        table = log.parent
+        missing = [p for p in live if not (table / p).exists()]
+        assert not missing, f"{table.name}: live data files missing: {missing[:3]}"
+        versions[table.name] = numbers[-1]
+    return versions
+
+
+def comparable(df: DataFrame) -> DataFrame:
+    keep = [
+        f.name
+        for f in df.schema.fields
+        if f.name not in RUNTIME_COLUMNS and not isinstance(f.dataType, T.TimestampType)
+    ]
+    return df.select(*keep)
+
+
+def assert_same_tables(spark, expected: Path, actual: Path) -> None:
+    """Every table of the uninterrupted run, row for row (run-time columns aside)."""
+    names = sorted(p.parent.name for p in expected.glob("*/_delta_log"))
+    assert names == sorted(p.parent.name for p in actual.glob("*/_delta_log"))
+    for name in names:
+        want = comparable(spark.read.format("delta").load(str(expected / name)))
+        got = comparable(spark.read.format("delta").load(str(actual / name)))
+        if name == "pipeline_runs":  # table versions consumed differ after redone writes
+            want, got = want.select("step", "scope"), got.select("step", "scope")
+        assert want.schema == got.schema, name
+        assert want.count() == got.count(), name
+        assert want.exceptAll(got).isEmpty() and got.exceptAll(want).isEmpty(), name
+
+
+def workbook_files(out: Path) -> list[str]:
+    return sorted(p.relative_to(out).as_posix() for p in out.rglob("*.xlsx"))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, data, hook) -> Path:
+    """An uninterrupted run (through the same hook, which then only counts commits)."""
+    root = tmp_path_factory.mktemp("reference")
+    run = pipeline(root, data, hook)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return root
+
+
+def kill_and_check(spark, root: Path, data: Path, hook: str, point: str) -> None:
+    before = table_versions(root / "wh") if (root / "wh").exists() else {}
+    run = pipeline(root, data, hook, kill_at=point)
+    assert run.returncode == -9, f"{point}: not killed (exit {run.returncode}): {run.stderr[-2000:]}"
+    after = table_versions(root / "wh")
+    if point.startswith("commit:"):  # killed between the data files and the commit of ``table``
+        table = point.removeprefix("commit:")
+        stopped_at = (root / "killed-at").read_text(encoding="utf-8").strip()
+        assert Path(stopped_at).name == table, point
+        assert after.get(table) == before.get(table), f"{point}: {table} moved without its commit"
+        if table in after:  # and Spark reads it, at its old version, without the orphaned files
+            path = str(root / "wh" / table)
+            old = spark.read.format("delta").option("versionAsOf", after[table]).load(path)
+            assert spark.read.format("delta").load(path).exceptAll(old).isEmpty()
+    for name, version in before.items():
+        assert after[name] >= version, name
+
+
+def test_chain_of_kills_then_a_rerun_gives_the_uninterrupted_tables(spark, tmp_path, data, hook, reference):
+    for point in CHAIN:
+        kill_and_check(spark, tmp_path, data, hook, point)
+    final = pipeline(tmp_path, data, hook)
+    assert final.returncode == 0, final.stderr[-3000:]
+    assert_same_tables(spark, reference / "wh", tmp_path / "wh")
+    assert workbook_files(tmp_path / "out") == workbook_files(reference / "out")
+    print(f"kill points survived: {len(CHAIN)} ({', '.join(CHAIN)})")
+
+
+def test_killed_in_the_middle_of_classify_then_rerun(spark, tmp_path, data, hook, reference):
+    kill_and_check(spark, tmp_path, data, hook, "commit:dose_checks")
+    final = pipeline(tmp_path, data, hook)
+    assert final.returncode == 0, final.stderr[-3000:]
+    assert_same_tables(spark, reference / "wh", tmp_path / "wh")
