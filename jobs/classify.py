@@ -17,7 +17,9 @@ from collections.abc import Sequence
 
 from pyspark.sql import SparkSession
 
+from jobs.gate import run_record, write_reports, written_versions
 from transforms.classify import build_signing_queue, classify_doses, classify_subjects
+from transforms.gate import with_source_versions
 from transforms.ledger import build_subjects, normalize_doses
 from vaxclean import delta_io
 from vaxclean.config import Config
@@ -29,6 +31,7 @@ from vaxclean.spark import get_spark
 log = logging.getLogger(__name__)
 
 CORRECTIONS = "subject_corrections"
+GATE_TABLES = ("doses", "subject_checks", "dose_checks", "signing_queue", "facility_daily", "reconciliation")
 
 
 def rules_fingerprint(cfg: Config) -> str:
@@ -113,11 +116,18 @@ def classify(spark: SparkSession, cfg: Config) -> list[StepResult]:
         r.rows = dose_checks.count()
 
     with progress("signing queue", results) as r:
-        queue = build_signing_queue(doses, checks, dose_checks)
+        read = {name: inputs[name] for name in ("ledger_raw", "register", CORRECTIONS)}
+        queue = build_signing_queue(doses, checks, dose_checks).transform(with_source_versions, versions=read)
         delta_io.overwrite(queue, cfg, "signing_queue", partition_column="province_code", skip_if_same=False)
         r.rows = delta_io.read(spark, cfg, "signing_queue").count()
 
-    delta_io.record_step(spark, cfg, "classify", inputs, rows=results[0].rows)
+    results.append(write_reports(spark, cfg))
+    reports_version = delta_io.version(spark, cfg, "facility_reports")
+    outputs = {
+        **run_record(cfg, {**read, "facility_reports": reports_version}),
+        "wrote": written_versions(spark, cfg, GATE_TABLES),
+    }
+    delta_io.record_step(spark, cfg, "classify", inputs, outputs=outputs, rows=results[0].rows)
     return results
 
 

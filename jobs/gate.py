@@ -1,0 +1,145 @@
+"""Wiring shared by ``classify`` and ``daily``: the gate's report tables and its run record.
+
+* ``facility_daily`` (partitioned by the facility's ``province_code``): per facility and vaccination
+  day, doses entered, signed, signable, blocked by reason, entered and signed late, the same-day
+  signing rate, and the reported doses and gap.
+* ``reconciliation`` (same partitioning): facility reports against entered doses per facility, day
+  and product; ``reconciliation_totals``: national and per-province totals.
+
+Not a command of its own: ``vaxclean classify`` rebuilds these tables, ``vaxclean daily`` refreshes
+only the facility-days its changes touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from transforms.daily import with_merge_actions
+from transforms.gate import (
+    FACILITY_DAY,
+    RECONCILIATION_KEYS,
+    aggregate_entered,
+    aggregate_facility_daily,
+    aggregate_reconciliation_totals,
+    reconcile_facility_reports,
+)
+from vaxclean import delta_io
+from vaxclean.config import Config
+from vaxclean.logs import StepResult, progress
+
+log = logging.getLogger(__name__)
+
+FACILITY_DAILY = "facility_daily"
+RECONCILIATION = "reconciliation"
+RECONCILIATION_TOTALS = "reconciliation_totals"
+FACILITY_REPORTS = "facility_reports"
+REPORT_SCHEMA = "facility_code string, report_date date, vaccine string, doses_administered int"
+
+
+def rules_static_fingerprint(cfg: Config) -> str:
+    """The rules that decide codes, without ``as_of`` (a daily run handles a moved as-of day itself)."""
+    rules = cfg.rules
+    payload = {
+        "campaign_start": rules.campaign_start,
+        "missing": rules.missing_id_tokens,
+        "intervals": dict(rules.min_interval_days),
+        "default": rules.default_min_interval_days,
+        "boosters": dict(rules.booster_min_months),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def run_record(cfg: Config, read: dict[str, int | None]) -> dict[str, object]:
+    """What ``pipeline_runs.outputs`` keeps for a gate run: the Delta versions it read (the snapshot a
+    signing list can be traced back to), the as-of day and the rules, and the versions it left."""
+    return {
+        "read": dict(read),
+        "as_of": cfg.as_of_date().isoformat(),
+        "rules_static": rules_static_fingerprint(cfg),
+    }
+
+
+def written_versions(spark: SparkSession, cfg: Config, tables: tuple[str, ...]) -> dict[str, int | None]:
+    return {t: delta_io.version(spark, cfg, t) for t in tables}
+
+
+def _reports(spark: SparkSession, cfg: Config) -> DataFrame:
+    if delta_io.version(spark, cfg, FACILITY_REPORTS) is None:
+        return spark.createDataFrame([], REPORT_SCHEMA)
+    return delta_io.read(spark, cfg, FACILITY_REPORTS).select(
+        "facility_code", "report_date", "vaccine", "doses_administered"
+    )
+
+
+def _on_facility_days(df: DataFrame, keys: DataFrame, *, day: str) -> DataFrame:
+    """Rows of ``df`` whose (facility_code, ``day``) is one of ``keys`` (null-safe)."""
+    k = F.broadcast(keys.select(F.col("facility_code").alias("_f"), F.col("day").alias("_d")))
+    cond = F.col("facility_code").eqNullSafe(F.col("_f")) & F.col(day).eqNullSafe(F.col("_d"))
+    return df.join(k, on=cond, how="left_semi")
+
+
+def write_reports(spark: SparkSession, cfg: Config, *, facility_days: DataFrame | None = None) -> StepResult:
+    """Rebuild the report tables, or only the given facility-days (``facility_code``, ``day``).
+
+    Reads the current ``doses``, ``dose_checks``, ``signing_queue`` and ``facility_reports``; a
+    facility-day is recomputed from all of its rows, so the result equals a full rebuild.
+    """
+    with progress("facility reports") as r:
+        exists = all(delta_io.version(spark, cfg, t) is not None for t in (FACILITY_DAILY, RECONCILIATION))
+        doses = delta_io.read(spark, cfg, "doses")
+        dose_checks = delta_io.read(spark, cfg, "dose_checks")
+        queue = delta_io.read(spark, cfg, "signing_queue")
+        reports = _reports(spark, cfg)
+        if facility_days is None or not exists:
+            recon = reconcile_facility_reports(reports, aggregate_entered(doses, dose_checks))
+            delta_io.overwrite(
+                recon, cfg, RECONCILIATION, partition_column="province_code", skip_if_same=False
+            )
+            recon = delta_io.read(spark, cfg, RECONCILIATION)
+            daily = aggregate_facility_daily(doses, queue, recon)
+            delta_io.overwrite(
+                daily, cfg, FACILITY_DAILY, partition_column="province_code", skip_if_same=False
+            )
+            r.rows = delta_io.read(spark, cfg, FACILITY_DAILY).count()
+            r.note = "rebuilt"
+        else:
+            keys = facility_days.select("facility_code", "day").distinct().localCheckpoint()
+            doses_fd = _on_facility_days(doses, keys, day="vaccination_date").localCheckpoint()
+            records = F.broadcast(doses_fd.select("record_id"))
+            entered = aggregate_entered(doses_fd, dose_checks.join(records, on="record_id", how="left_semi"))
+            recon = reconcile_facility_reports(
+                _on_facility_days(reports, keys, day="report_date"), entered
+            ).localCheckpoint()
+            old = _on_facility_days(delta_io.read(spark, cfg, RECONCILIATION), keys, day="day")
+            rkeys = [*RECONCILIATION_KEYS, "province_code"]
+            delta_io.sync(
+                with_merge_actions(recon, old, keys=rkeys),
+                cfg,
+                RECONCILIATION,
+                keys=rkeys,
+                partition_column="province_code",
+            )
+            daily = aggregate_facility_daily(
+                doses_fd, queue.join(records, on="record_id", how="left_semi"), recon
+            ).localCheckpoint()
+            old = _on_facility_days(delta_io.read(spark, cfg, FACILITY_DAILY), keys, day="day")
+            fkeys = [*FACILITY_DAY, "province_code"]
+            delta_io.sync(
+                with_merge_actions(daily, old, keys=fkeys),
+                cfg,
+                FACILITY_DAILY,
+                keys=fkeys,
+                partition_column="province_code",
+            )
+            r.rows = daily.count()
+            r.note = f"{keys.count():,} facility-day(s) refreshed"
+            for df in (keys, doses_fd, recon, daily):
+                df.unpersist()
+        totals = aggregate_reconciliation_totals(delta_io.read(spark, cfg, RECONCILIATION))
+        delta_io.overwrite(totals, cfg, RECONCILIATION_TOTALS)
+    return r
