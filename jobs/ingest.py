@@ -24,7 +24,8 @@ from transforms import normalize as N
 from transforms.ledger import normalize_register, with_partition_province
 from vaxclean import delta_io, schemas
 from vaxclean.config import Config
-from vaxclean.jobkit import argv_or_sys, load, parser, run_main
+from vaxclean.jobkit import add_province_flag, argv_or_sys, load, parser, run_main
+from vaxclean.jobkit import provinces as province_codes
 from vaxclean.logs import StepResult, progress
 from vaxclean.readers import read_input
 from vaxclean.spark import get_spark
@@ -70,23 +71,35 @@ def _write_rejects(rejects: DataFrame, cfg: Config, name: str, files: Sequence[s
     path = cfg.table_path(name)
     rejects = rejects.cache()
     n = rejects.count()
-    if delta_io.exists(rejects.sparkSession, path):
-        rejects.write.format("delta").mode("overwrite").option(
-            "replaceWhere", delta_io.partition_predicate("source_file", files)
-        ).save(path)
-    else:
-        rejects.write.format("delta").mode("overwrite").save(path)
+    if not delta_io.exists(rejects.sparkSession, path):  # empty first: see delta_io.replace_partitions
+        rejects.limit(0).write.format("delta").mode("append").save(path)
+    rejects.write.format("delta").mode("overwrite").option(
+        "replaceWhere", delta_io.partition_predicate("source_file", files)
+    ).save(path)
     rejects.unpersist()
     return n
 
 
-def ingest_ledger(spark: SparkSession, cfg: Config, path: str) -> StepResult:
+def ingest_ledger(
+    spark: SparkSession, cfg: Config, path: str, *, provinces: Sequence[str] | None = None
+) -> StepResult:
+    """Ingest a ledger export; with ``provinces``, only those provinces' rows and partitions.
+
+    A province job replaces exactly its provinces (a province absent from the export is emptied),
+    so several province jobs can ingest slices of one national export at the same time.
+    """
     with progress("ingest ledger") as result:
         batch = read_input(spark, path, cfg.ledger, columns=schemas.LEDGER_COLUMNS, kind="ledger")
-        inputs = {"ledger_files": batch.run_id}
+        inputs: dict[str, object] = {"ledger_files": batch.run_id}
         keep, dup_rejects = split_duplicate_records(batch.rows)
-        rows = with_partition_province(keep).cache()
-        provinces = sorted(r[0] for r in rows.select("province_code").distinct().collect())
+        rows = with_partition_province(keep)
+        if provinces is not None:
+            inputs["provinces"] = sorted(provinces)
+            rows = rows.filter(F.col("province_code").isin(list(provinces)))
+        rows = rows.cache()
+        if provinces is None:
+            provinces = sorted(r[0] for r in rows.select("province_code").distinct().collect())
+        provinces = sorted(provinces)
         scope = ",".join(provinces)
         if delta_io.step_done(spark, cfg, "ingest_ledger", inputs, scope=scope):
             rows.unpersist()
@@ -133,6 +146,20 @@ def ingest_register(spark: SparkSession, cfg: Config, path: str) -> StepResult:
     return result
 
 
+def facility_report_rows(rows: DataFrame) -> DataFrame:
+    """Facility report rows as read → the ``facility_reports`` table's columns, values parsed."""
+    return rows.select(
+        N.trim_all("facility_code").alias("facility_code"),
+        N.parse_date_day("report_date").alias("report_date"),
+        N.canonical_vaccine("vaccine").alias("vaccine"),
+        F.col("vaccine").alias("vaccine_raw"),
+        F.expr("try_cast(trim(doses_administered) AS INT)").alias("doses_administered"),
+        "source_file",
+        "source_row",
+        "ingest_run_id",
+    )
+
+
 def ingest_facility_reports(spark: SparkSession, cfg: Config, path: str) -> StepResult:
     with progress("ingest reports") as result:
         batch = read_input(
@@ -146,16 +173,7 @@ def ingest_facility_reports(spark: SparkSession, cfg: Config, path: str) -> Step
         if delta_io.step_done(spark, cfg, "ingest_facility_reports", inputs):
             result.note = "same input already ingested: nothing to do"
             return result
-        reports = batch.rows.select(
-            N.trim_all("facility_code").alias("facility_code"),
-            N.parse_date_day("report_date").alias("report_date"),
-            N.canonical_vaccine("vaccine").alias("vaccine"),
-            F.col("vaccine").alias("vaccine_raw"),
-            F.expr("try_cast(trim(doses_administered) AS INT)").alias("doses_administered"),
-            "source_file",
-            "source_row",
-            "ingest_run_id",
-        ).cache()
+        reports = facility_report_rows(batch.rows).cache()
         result.rows = reports.count()
         delta_io.overwrite(reports, cfg, FACILITY_REPORTS)
         n_rejects = _write_rejects(batch.rejects, cfg, "facility_report_rejects", batch.files)
@@ -172,7 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--ledger", help="ledger export: a CSV/Parquet file or a folder of them")
     p.add_argument("--register", help="register snapshot: a CSV/Parquet file or a folder")
     p.add_argument("--reports", help="facility dose reports: a CSV/Parquet file or a folder")
+    add_province_flag(p)
     args = p.parse_args(argv_or_sys(argv))
+    only = province_codes(p, args)
 
     def body() -> int:
         if not (args.ledger or args.register or args.reports):
@@ -182,7 +202,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.register:
             ingest_register(spark, cfg, args.register)
         if args.ledger:
-            ingest_ledger(spark, cfg, args.ledger)
+            # Province ingests run side by side (shared warehouse lock); the first writes into a new
+            # warehouse race to create the tables, and the loser's commit is simply done again.
+            from jobs.ingest_workbooks import retry_on_conflict
+
+            retry_on_conflict(
+                lambda: ingest_ledger(spark, cfg, args.ledger, provinces=only), what="ingest ledger"
+            )
         if args.reports:
             ingest_facility_reports(spark, cfg, args.reports)
         return 0
