@@ -64,3 +64,28 @@ def demo_warehouse(spark, config, tmp_path_factory):
         reports=str(sample / "facility_reports.csv"),
     )
     return cfg
+
+
+@pytest.fixture(scope="session")
+def cli_debug_run(tmp_path_factory):
+    """``vaxclean run`` on ``sample/`` as the data center types it, in a fresh process, at DEBUG.
+
+    One subprocess run shared by the command-line test (progress lines, summary, no traceback)
+    and the personal-data log scan (tests/test_pii_logs.py). Several minutes: slow tests only.
+    Returns ``(completed_process, work_dir)``; the run's warehouse and --out are under work_dir.
+    """
+    import os
+    import subprocess
+    import sys
+
+    work = tmp_path_factory.mktemp("cli-run")
+    sample = ROOT / "sample"
+    env = {**os.environ, "VAXCLEAN_HMAC_SECRET": "cli-test-secret", "PYTHONPATH": str(ROOT)}
+    cmd = [
+        sys.executable, "-m", "vaxclean.cli", "run", "--config", str(ROOT / "conf" / "local.yaml"),
+        "--ledger", str(sample / "ledger.csv"), "--register", str(sample / "register.csv"),
+        "--reports", str(sample / "facility_reports.csv"), "--warehouse", str(work / "wh"),
+        "--out", str(work / "out"), "--log-level", "DEBUG", "--as-of", DEMO_AS_OF,
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=3000)
+    return proc, work

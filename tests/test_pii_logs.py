@@ -8,10 +8,7 @@ lines, the summary) and in every log file it leaves; none may appear.
 from __future__ import annotations
 
 import csv
-import os
 import re
-import subprocess
-import sys
 import unicodedata
 from pathlib import Path
 
@@ -100,17 +97,9 @@ def test_error_about_a_file_without_header_shows_no_personal_data(spark, tmp_pat
 
 
 @pytest.mark.slow
-def test_sample_pipeline_at_debug_logs_no_personal_data(tmp_path):
-    env = {**os.environ, "VAXCLEAN_HMAC_SECRET": "pii-scan-secret"}
-    cmd = [
-        sys.executable, "-m", "jobs.run", "--config", str(ROOT / "conf" / "local.yaml"),
-        "--ledger", str(SAMPLE / "ledger.csv"), "--register", str(SAMPLE / "register.csv"),
-        "--reports", str(SAMPLE / "facility_reports.csv"), "--warehouse", str(tmp_path / "wh"),
-        "--out", str(tmp_path / "out"), "--log-level", "DEBUG", "--as-of", "2024-06-01",
-    ]  # fmt: skip
-    run = subprocess.run(
-        cmd, cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=3000
-    )
+def test_sample_pipeline_at_debug_logs_no_personal_data(cli_debug_run):
+    """The whole sample pipeline at ``--log-level DEBUG`` (tests/conftest.py ``cli_debug_run``)."""
+    run, tmp_path = cli_debug_run
     assert run.returncode == 0, run.stderr[-3000:]
     # The handler was live (INFO lines); at DEBUG it would pass every record the code emits.
     assert " INFO vaxclean." in run.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -73,15 +72,9 @@ def test_one_row_per_subject_and_per_record(spark, warehouse):
     assert doses.count() == raw.count() == doses.select("record_id").distinct().count()
 
 
-def test_run_command_prints_progress_and_summary(tmp_path):
+def test_run_command_prints_progress_and_summary(cli_debug_run):
     """The data center's command line, in a fresh process, as the README gives it."""
-    env = {**os.environ, "VAXCLEAN_HMAC_SECRET": "test-secret"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "vaxclean.cli", "run", "--config", "conf/local.yaml",
-         "--ledger", str(SAMPLE / "ledger.csv"), "--register", str(SAMPLE / "register.csv"),
-         "--warehouse", str(tmp_path / "wh"), "--out", str(tmp_path / "out")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+    proc, _ = cli_debug_run
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "rows/s" in proc.stdout and "summary" in proc.stdout
     assert "Traceback" not in proc.stderr
