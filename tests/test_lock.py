@@ -139,38 +139,3 @@ def test_a_second_run_on_the_same_warehouse_stops_before_starting_spark(tmp_path
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "wh" / "register").exists()
     assert jobkit._held == []  # noqa: SLF001 - nothing left held by this process
-
-
-PROVINCE_CSV = "record_id,subject_id,full_name,date_of_birth,gender,id_number,nationality,passport_number,phone,province_code,district_code,commune_code,facility_code,vaccine,dose_number,vaccination_date,batch_number,entered_at,signed_at\n"
-
-
-@pytest.mark.slow
-def test_province_ingests_started_together_all_land(spark, tmp_path):
-    """Three `vaxclean ingest --ledger` processes on a new warehouse at once: every province lands."""
-    files = []
-    for prov in ("01", "48", "79"):
-        path = tmp_path / f"ledger-{prov}.csv"
-        rows = [
-            f"VN{prov}-{i},S{prov}-{i},Nguyễn Văn An,05/03/1985,Nam,0{prov}085001234,VN,,0912345678,{prov},001,00001,"
-            f"{prov}001-TYT01,Pfizer,1,12/08/2021,A1,2021-08-12T15:04:05,\n"
-            for i in range(3)
-        ]
-        path.write_text(PROVINCE_CSV + "".join(rows), encoding="utf-8")
-        files.append(path)
-    wh = tmp_path / "wh"
-    cmd = [sys.executable, "-m", "jobs.ingest", "--config", "conf/local.yaml", "--warehouse", str(wh),
-           "--out", str(tmp_path / "out")]  # fmt: skip
-    jobs = [
-        subprocess.Popen(
-            [*cmd, "--ledger", str(f)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        for f in files
-    ]
-    results = [(p.wait(timeout=900), p.stderr.read()) for p in jobs]
-    assert [r[0] for r in results] == [0, 0, 0], [r[1][-2000:] for r in results]
-    rows = (
-        spark.read.format("delta").load(str(wh / "ledger_raw")).select("province_code", "record_id").collect()
-    )
-    assert sorted((r[0], r[1]) for r in rows) == sorted(
-        (p, f"VN{p}-{i}") for p in ("01", "48", "79") for i in range(3)
-    )
