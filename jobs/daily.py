@@ -34,7 +34,6 @@ from jobs.ingest import (
     LEDGER_RAW,
     LEDGER_REJECTS,
     _write_rejects,
-    facility_report_rows,
     split_duplicate_records,
 )
 from transforms.classify import build_signing_queue, classify_doses, classify_subjects, resolve_ids
@@ -47,7 +46,12 @@ from transforms.daily import (
     with_merge_actions,
 )
 from transforms.gate import with_source_versions
-from transforms.ledger import build_subjects, normalize_doses, with_partition_province
+from transforms.ledger import (
+    build_subjects,
+    normalize_doses,
+    normalize_facility_reports,
+    with_partition_province,
+)
 from vaxclean import delta_io, schemas
 from vaxclean.config import Config
 from vaxclean.errors import VaxcleanError
@@ -114,7 +118,7 @@ def merge_reports(spark: SparkSession, cfg: Config, path: str) -> tuple[StepResu
             columns=schemas.FACILITY_REPORT_COLUMNS,
             kind="facility reports",
         )
-        rows = facility_report_rows(batch.rows).cache()
+        rows = normalize_facility_reports(batch.rows).cache()
         r.rows = rows.count()
         if delta_io.version(spark, cfg, FACILITY_REPORTS) is None:
             delta_io.overwrite(rows, cfg, FACILITY_REPORTS)

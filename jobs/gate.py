@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -83,6 +84,17 @@ def _on_facility_days(df: DataFrame, keys: DataFrame, *, day: str) -> DataFrame:
     return df.join(k, on=cond, how="left_semi")
 
 
+def _sync_facility_days(
+    new: DataFrame, cfg: Config, name: str, facility_days: DataFrame, *, table_keys: Sequence[str]
+) -> None:
+    """MERGE the recomputed rows of these facility-days into ``name``; rows gone from them deleted."""
+    old = _on_facility_days(delta_io.read(new.sparkSession, cfg, name), facility_days, day="day")
+    keys = [*table_keys, "province_code"]
+    delta_io.sync(
+        with_merge_actions(new, old, keys=keys), cfg, name, keys=keys, partition_column="province_code"
+    )
+
+
 def write_reports(spark: SparkSession, cfg: Config, *, facility_days: DataFrame | None = None) -> StepResult:
     """Rebuild the report tables, or only the given facility-days (``facility_code``, ``day``).
 
@@ -115,27 +127,11 @@ def write_reports(spark: SparkSession, cfg: Config, *, facility_days: DataFrame 
             recon = reconcile_facility_reports(
                 _on_facility_days(reports, keys, day="report_date"), entered
             ).localCheckpoint()
-            old = _on_facility_days(delta_io.read(spark, cfg, RECONCILIATION), keys, day="day")
-            rkeys = [*RECONCILIATION_KEYS, "province_code"]
-            delta_io.sync(
-                with_merge_actions(recon, old, keys=rkeys),
-                cfg,
-                RECONCILIATION,
-                keys=rkeys,
-                partition_column="province_code",
-            )
+            _sync_facility_days(recon, cfg, RECONCILIATION, keys, table_keys=RECONCILIATION_KEYS)
             daily = aggregate_facility_daily(
                 doses_fd, queue.join(records, on="record_id", how="left_semi"), recon
             ).localCheckpoint()
-            old = _on_facility_days(delta_io.read(spark, cfg, FACILITY_DAILY), keys, day="day")
-            fkeys = [*FACILITY_DAY, "province_code"]
-            delta_io.sync(
-                with_merge_actions(daily, old, keys=fkeys),
-                cfg,
-                FACILITY_DAILY,
-                keys=fkeys,
-                partition_column="province_code",
-            )
+            _sync_facility_days(daily, cfg, FACILITY_DAILY, keys, table_keys=FACILITY_DAY)
             r.rows = daily.count()
             r.note = f"{keys.count():,} facility-day(s) refreshed"
             for df in (keys, doses_fd, recon, daily):

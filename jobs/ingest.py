@@ -21,7 +21,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from transforms import normalize as N
-from transforms.ledger import normalize_register, with_partition_province
+from transforms.ledger import normalize_facility_reports, normalize_register, with_partition_province
 from vaxclean import delta_io, schemas
 from vaxclean.config import Config
 from vaxclean.jobkit import add_province_flag, argv_or_sys, load, parser, run_main
@@ -146,20 +146,6 @@ def ingest_register(spark: SparkSession, cfg: Config, path: str) -> StepResult:
     return result
 
 
-def facility_report_rows(rows: DataFrame) -> DataFrame:
-    """Facility report rows as read → the ``facility_reports`` table's columns, values parsed."""
-    return rows.select(
-        N.trim_all("facility_code").alias("facility_code"),
-        N.parse_date_day("report_date").alias("report_date"),
-        N.canonical_vaccine("vaccine").alias("vaccine"),
-        F.col("vaccine").alias("vaccine_raw"),
-        F.expr("try_cast(trim(doses_administered) AS INT)").alias("doses_administered"),
-        "source_file",
-        "source_row",
-        "ingest_run_id",
-    )
-
-
 def ingest_facility_reports(spark: SparkSession, cfg: Config, path: str) -> StepResult:
     with progress("ingest reports") as result:
         batch = read_input(
@@ -173,7 +159,7 @@ def ingest_facility_reports(spark: SparkSession, cfg: Config, path: str) -> Step
         if delta_io.step_done(spark, cfg, "ingest_facility_reports", inputs):
             result.note = "same input already ingested: nothing to do"
             return result
-        reports = facility_report_rows(batch.rows).cache()
+        reports = normalize_facility_reports(batch.rows).cache()
         result.rows = reports.count()
         delta_io.overwrite(reports, cfg, FACILITY_REPORTS)
         n_rejects = _write_rejects(batch.rejects, cfg, "facility_report_rejects", batch.files)

@@ -180,3 +180,17 @@ def normalize_register(raw: DataFrame) -> DataFrame:
         .filter(F.col("_rn") == 1)
         .select(*schemas.REGISTER.fieldNames())
     )
+
+
+def normalize_facility_reports(rows: DataFrame) -> DataFrame:
+    """Facility report rows as read → the ``facility_reports`` table's columns, values parsed."""
+    return rows.select(
+        N.trim_all("facility_code").alias("facility_code"),
+        N.parse_date_day("report_date").alias("report_date"),
+        N.canonical_vaccine("vaccine").alias("vaccine"),
+        F.col("vaccine").alias("vaccine_raw"),
+        F.expr("try_cast(trim(doses_administered) AS INT)").alias("doses_administered"),
+        "source_file",
+        "source_row",
+        "ingest_run_id",
+    )
