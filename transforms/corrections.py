@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from transforms import normalize as N
-from transforms.ledger import IDENTITY_FIELDS
+from transforms.ledger import IDENTITY_FIELDS, subject_version
 from vaxclean import schemas, xlsx
 
 #: Fields a correction may set (ledger column names), and ``note`` (kept, never applied).
@@ -81,46 +81,10 @@ RETURNED = T.StructType(
     ]
 )
 
-#: ``subject_corrections``: one row per subject, version issued and field (partitioned by province).
-SUBJECT_CORRECTIONS = T.StructType(
-    [
-        T.StructField("province_code", S, False),
-        T.StructField("district_code", S, True),
-        T.StructField("commune_code", S, True),
-        T.StructField("subject_id", S, False),
-        T.StructField("subject_version", S, False),  # the version the list was issued against
-        T.StructField("field", S, False),  # id_number | full_name | date_of_birth | gender | ... | note
-        T.StructField("old_value", S, True),  # as issued in the list
-        T.StructField("new_value", S, True),  # as returned (IDs restored to text, dates yyyy-mm-dd)
-        T.StructField("verified_by", S, True),
-        T.StructField("verified_at", TS, True),  # when the returned file was saved
-        T.StructField("list_id", S, False),
-        T.StructField("source_file", S, False),
-        T.StructField("source_sheet", S, True),
-        T.StructField("source_row", L, True),
-        T.StructField("file_sha256", S, False),
-        T.StructField("ingested_at", TS, False),
-    ]
-)
+SUBJECT_CORRECTIONS = schemas.SUBJECT_CORRECTIONS
 CORRECTION_KEYS = ["province_code", "subject_id", "subject_version", "field"]
 
-#: ``correction_rejects``: one row per problem of a returned row (or per rejected file).
-CORRECTION_REJECTS = T.StructType(
-    [
-        T.StructField("province_code", S, False),
-        T.StructField("commune_code", S, True),
-        T.StructField("source_file", S, False),
-        T.StructField("file_sha256", S, False),
-        T.StructField("sheet", S, True),
-        T.StructField("source_row", L, True),
-        T.StructField("column", S, True),
-        T.StructField("reason_code", S, False),
-        T.StructField("reason", S, False),
-        T.StructField("list_id", S, True),
-        T.StructField("subject_id", S, True),
-        T.StructField("ingested_at", TS, False),
-    ]
-)
+CORRECTION_REJECTS = schemas.CORRECTION_REJECTS
 REJECT_KEYS = ["file_sha256", "sheet", "source_row", "column", "reason_code"]
 
 
@@ -415,13 +379,6 @@ def reject_rows(checked: DataFrame, returned: DataFrame, *, ingested_at: dt.date
 
 
 # --- applying corrections ------------------------------------------------------------------------------
-
-
-def subject_version(*cols: str) -> Column:
-    """The same hash ``transforms.ledger.build_subjects`` puts in ``subject_version``."""
-    return F.sha2(
-        F.concat_ws("\u241f", *[F.coalesce(F.col(c).cast("string"), F.lit("\u2400")) for c in cols]), 256
-    ).substr(1, 16)
 
 
 def apply_corrections(

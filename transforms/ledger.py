@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from transforms import normalize as N
@@ -112,6 +112,17 @@ IDENTITY_FIELDS = (
 )  # fmt: skip
 
 
+def subject_version(*cols: str) -> Column:
+    """A subject's data version: the first 16 hex digits of SHA-256 over ``cols`` (nulls marked).
+
+    ``build_subjects`` and ``transforms.corrections.apply_corrections`` both stamp it, so a review
+    row issued against one version is recognised as stale once the subject's data moves on.
+    """
+    return F.sha2(
+        F.concat_ws("\u241f", *[F.coalesce(F.col(c).cast("string"), F.lit("\u2400")) for c in cols]), 256
+    ).substr(1, 16)
+
+
 def build_subjects(doses: DataFrame) -> DataFrame:
     """One row per subject: the identity on its most recently entered dose row (docs/rules.md).
 
@@ -129,12 +140,7 @@ def build_subjects(doses: DataFrame) -> DataFrame:
         F.max("entered_at").over(per_subject).alias("last_entered_at"),
         F.row_number().over(latest).alias("_rn"),
     )
-    version = F.sha2(
-        F.concat_ws(
-            "\u241f", *[F.coalesce(F.col(c).cast("string"), F.lit("\u2400")) for c in IDENTITY_FIELDS]
-        ),
-        256,
-    ).substr(1, 16)
+    version = subject_version(*IDENTITY_FIELDS)
     return (
         ranked.filter(F.col("_rn") == 1)
         .select(

@@ -19,7 +19,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from vaxclean import xlsx
+from vaxclean import schemas, xlsx
 
 NEEDS_REVIEW = "NEEDS_REVIEW"
 UNKNOWN = "__"
@@ -356,36 +356,8 @@ WRITTEN = T.StructType(
     ]
 )
 
-#: ``review_manifest``: every row issued (partitioned by province).
-REVIEW_MANIFEST = T.StructType(
-    [
-        T.StructField("list_id", S, False),
-        T.StructField("province_code", S, False),
-        T.StructField("district_code", S, True),
-        T.StructField("commune_code", S, True),
-        T.StructField("subject_id", S, False),
-        T.StructField("subject_version", S, False),
-        T.StructField("row_number", L, False),
-        T.StructField("error_codes", CODES, True),
-        T.StructField("issued_values", VALUES, True),
-        T.StructField("issued_at", TS, False),
-        T.StructField("file", S, False),
-    ]
-)
-
-#: ``review_lists``: every list issued, one row each.
-REVIEW_LISTS = T.StructType(
-    [
-        T.StructField("list_id", S, False),
-        T.StructField("province_code", S, False),
-        T.StructField("district_code", S, True),
-        T.StructField("commune_code", S, True),
-        T.StructField("file", S, False),
-        T.StructField("file_sha256", S, False),
-        T.StructField("n_rows", L, False),
-        T.StructField("issued_at", TS, False),
-    ]
-)
+REVIEW_MANIFEST = schemas.REVIEW_MANIFEST
+REVIEW_LISTS = schemas.REVIEW_LISTS
 
 
 def manifest_rows(written: DataFrame) -> DataFrame:

@@ -164,3 +164,76 @@ SIGNING_QUEUE = _struct(
     ("facility_code", S, True),
     ("vaccination_date", D, True),
 )
+
+
+# --- the review loop: lists issued, corrections and rejects of returned workbooks ------------
+VALUES = T.MapType(S, S, valueContainsNull=True)
+
+#: ``subject_corrections``: one row per subject, version issued and field (partitioned by province).
+SUBJECT_CORRECTIONS = T.StructType(
+    [
+        T.StructField("province_code", S, False),
+        T.StructField("district_code", S, True),
+        T.StructField("commune_code", S, True),
+        T.StructField("subject_id", S, False),
+        T.StructField("subject_version", S, False),  # the version the list was issued against
+        T.StructField("field", S, False),  # id_number | full_name | date_of_birth | gender | ... | note
+        T.StructField("old_value", S, True),  # as issued in the list
+        T.StructField("new_value", S, True),  # as returned (IDs restored to text, dates yyyy-mm-dd)
+        T.StructField("verified_by", S, True),
+        T.StructField("verified_at", TS, True),  # when the returned file was saved
+        T.StructField("list_id", S, False),
+        T.StructField("source_file", S, False),
+        T.StructField("source_sheet", S, True),
+        T.StructField("source_row", L, True),
+        T.StructField("file_sha256", S, False),
+        T.StructField("ingested_at", TS, False),
+    ]
+)
+#: ``correction_rejects``: one row per problem of a returned row (or per rejected file).
+CORRECTION_REJECTS = T.StructType(
+    [
+        T.StructField("province_code", S, False),
+        T.StructField("commune_code", S, True),
+        T.StructField("source_file", S, False),
+        T.StructField("file_sha256", S, False),
+        T.StructField("sheet", S, True),
+        T.StructField("source_row", L, True),
+        T.StructField("column", S, True),
+        T.StructField("reason_code", S, False),
+        T.StructField("reason", S, False),
+        T.StructField("list_id", S, True),
+        T.StructField("subject_id", S, True),
+        T.StructField("ingested_at", TS, False),
+    ]
+)
+#: ``review_manifest``: every row issued (partitioned by province).
+REVIEW_MANIFEST = T.StructType(
+    [
+        T.StructField("list_id", S, False),
+        T.StructField("province_code", S, False),
+        T.StructField("district_code", S, True),
+        T.StructField("commune_code", S, True),
+        T.StructField("subject_id", S, False),
+        T.StructField("subject_version", S, False),
+        T.StructField("row_number", L, False),
+        T.StructField("error_codes", CODES, True),
+        T.StructField("issued_values", VALUES, True),
+        T.StructField("issued_at", TS, False),
+        T.StructField("file", S, False),
+    ]
+)
+
+#: ``review_lists``: every list issued, one row each.
+REVIEW_LISTS = T.StructType(
+    [
+        T.StructField("list_id", S, False),
+        T.StructField("province_code", S, False),
+        T.StructField("district_code", S, True),
+        T.StructField("commune_code", S, True),
+        T.StructField("file", S, False),
+        T.StructField("file_sha256", S, False),
+        T.StructField("n_rows", L, False),
+        T.StructField("issued_at", TS, False),
+    ]
+)
