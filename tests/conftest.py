@@ -40,6 +40,61 @@ def spark(config, tmp_path_factory):
 
 
 DEMO_AS_OF = "2022-12-31"  # sample/manifest.json: the day the sample was exported
+CLI_RUN_SECRET = "cli-test-secret"  # the HMAC secret of ``cli_debug_run`` (and of the kill tests)
+
+# --- two test processes (pytest-xdist: pytest -n 2 --no-loadscope-reorder) ---------------------------
+# The unit of work a worker takes is a *scope*: every test of one module together (its module
+# fixtures are built once), except the tests of the session fixtures that run the whole pipeline,
+# which form one scope per fixture (each run is built once per session). xdist's own ``loadgroup``
+# cannot do this with pytest 9 (it renames ``item._nodeid``, which pytest 9 no longer reads), and the
+# controller that schedules sees only test ids, so the groups are listed here by id; collection
+# checks the list against the fixtures each test really uses and stops on a difference.
+SHARED_RUN_SCOPES = {
+    # the longest scope, scheduled first: the command-line run, the kill chain, the cluster run
+    "cli_debug_run": (
+        "tests/test_kill.py::",
+        "tests/test_cluster.py::",
+        "tests/test_pii_logs.py::test_sample_pipeline_at_debug_logs_no_personal_data",
+        "tests/test_pipeline_e2e.py::test_run_command_prints_progress_and_summary",
+    ),
+    "demo_warehouse": (
+        "tests/test_notebooks.py::test_notebook_runs_on_the_demo_warehouse",
+        "tests/test_report.py::test_report_on_the_demo_data_agrees_with_the_sample_files",
+        "tests/test_pipeline_e2e.py::",
+    ),
+}
+
+
+def xdist_scope(nodeid: str) -> str:
+    """The xdist work unit of a test: its shared pipeline run, or its module."""
+    for fixture, prefixes in SHARED_RUN_SCOPES.items():
+        if nodeid.startswith(prefixes):
+            return fixture
+    return nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Check ``SHARED_RUN_SCOPES`` against the fixtures; put the ``cli_debug_run`` tests first
+    (``--no-loadscope-reorder`` keeps this order when the scopes are handed out)."""
+    wrong = []
+    for item in items:
+        uses = next((f for f in SHARED_RUN_SCOPES if f in getattr(item, "fixturenames", ())), None)
+        if uses is not None and xdist_scope(item.nodeid) != uses:  # it would build the run again
+            wrong.append(f"{item.nodeid} uses {uses} but is not listed under it")
+    if wrong:
+        raise pytest.UsageError("tests/conftest.py SHARED_RUN_SCOPES is out of date: " + "; ".join(wrong))
+    items.sort(key=lambda item: xdist_scope(item.nodeid) != "cli_debug_run")
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedRunScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_scope(nodeid)
+
+    return SharedRunScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +135,7 @@ def cli_debug_run(tmp_path_factory):
 
     work = tmp_path_factory.mktemp("cli-run")
     sample = ROOT / "sample"
-    env = {**os.environ, "VAXCLEAN_HMAC_SECRET": "cli-test-secret", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "VAXCLEAN_HMAC_SECRET": CLI_RUN_SECRET, "PYTHONPATH": str(ROOT)}
     cmd = [
         sys.executable, "-m", "vaxclean.cli", "run", "--config", str(ROOT / "conf" / "local.yaml"),
         "--ledger", str(sample / "ledger.csv"), "--register", str(sample / "register.csv"),

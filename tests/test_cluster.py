@@ -2,9 +2,10 @@
 
 A master and two workers (1 core, 2g each) start on 127.0.0.1 from the pip-installed Spark
 (``scripts/cluster.sh``); the code goes to them as the ``--py-files`` zip built by
-``scripts/package.sh`` and the Delta jars as ``--jars`` (``scripts/spark_submit.sh``). The same
-input then runs once on the cluster and once in local mode, and every Delta table of the two
-warehouses must hold the same rows.
+``scripts/package.sh`` and the Delta jars as ``--jars`` (``scripts/spark_submit.sh``). The sample
+then runs through the cluster with the flags, as-of date and HMAC secret of the local-mode
+command-line run the other slow tests share (``cli_debug_run``, tests/conftest.py), and every Delta
+table of the two warehouses must hold the same rows.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import pytest
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+
+from tests.conftest import CLI_RUN_SECRET, DEMO_AS_OF
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample"
@@ -62,10 +65,11 @@ def _run(cmd: list[str], *, env: dict[str, str], log: Path, timeout: int = RUN_T
 
 @pytest.fixture(scope="module")
 def inputs() -> dict[str, str]:
-    ledger, register = SAMPLE / "ledger.csv", SAMPLE / "register.csv"
-    for path in (ledger, register):
+    names = {"ledger": "ledger.csv", "register": "register.csv", "reports": "facility_reports.csv"}
+    paths = {flag: SAMPLE / name for flag, name in names.items()}
+    for path in paths.values():
         assert path.is_file(), f"{path} is missing: the bundled sample is the cluster test's input"
-    return {"ledger": str(ledger), "register": str(register)}
+    return {flag: str(path) for flag, path in paths.items()}
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +81,7 @@ def cluster(tmp_path_factory):
         **os.environ,
         "PYTHON": PYTHON,
         "PYSPARK_PYTHON": PYTHON,
-        "VAXCLEAN_HMAC_SECRET": "test-secret",
+        "VAXCLEAN_HMAC_SECRET": CLI_RUN_SECRET,
         "VAXCLEAN_CLUSTER_DIR": str(run_dir),
         "VAXCLEAN_MASTER_PORT": str(_free_port()),
         "VAXCLEAN_MASTER_UI_PORT": str(ui_port),
@@ -94,31 +98,27 @@ def cluster(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def warehouses(cluster, inputs, tmp_path_factory):
-    """The same input through spark-submit on the cluster (W1) and in local mode (W2)."""
+def warehouses(cluster, inputs, cli_debug_run, tmp_path_factory):
+    """The sample through spark-submit on the cluster (W1), and the local-mode run (``cli_debug_run``)."""
+    local_run, local = cli_debug_run
+    assert local_run.returncode == 0, local_run.stderr[-3000:]
     base = tmp_path_factory.mktemp("runs")
-    flags = ["--ledger", inputs["ledger"], "--register", inputs["register"]]
-    env = cluster["env"]
+    flags = ["--ledger", inputs["ledger"], "--register", inputs["register"], "--reports", inputs["reports"]]
     # conf/cluster.yaml's 400 shuffle partitions suit the national run, not 2 one-core workers.
     _run(
         ["bash", "scripts/spark_submit.sh", "--conf", "spark.sql.shuffle.partitions=4",
-         "run", "--config", "conf/cluster.yaml", *flags,
+         "run", "--config", "conf/cluster.yaml", *flags, "--as-of", DEMO_AS_OF,
          "--warehouse", str(base / "W1"), "--out", str(base / "O1")],
-        env=env, log=base / "cluster-run.out",
+        env=cluster["env"], log=base / "cluster-run.out",
     )  # fmt: skip
     with urllib.request.urlopen(cluster["ui"], timeout=10) as resp:
         master = json.load(resp)
     (base / "master.json").write_text(json.dumps(master, indent=1))
-    _run(
-        [PYTHON, "-m", "vaxclean.cli", "run", "--config", "conf/local.yaml", *flags,
-         "--warehouse", str(base / "W2"), "--out", str(base / "O2")],
-        env=env, log=base / "local-run.out",
-    )  # fmt: skip
     return {
         "cluster": base / "W1",
-        "local": base / "W2",
+        "local": local / "wh",
         "cluster_out": base / "O1",
-        "local_out": base / "O2",
+        "local_out": local / "out",
         "master": master,
     }
 
