@@ -26,16 +26,18 @@ import sys
 import time
 from pathlib import Path
 
-from jobs import generate as generate_job
-from jobs.classify import classify
-from jobs.daily import daily
-from jobs.ingest import ingest_facility_reports, ingest_ledger, ingest_register
-from vaxclean.config import load_config
-from vaxclean.logs import setup_logging
-from vaxclean.spark import get_spark
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's code, not whatever the venv's editable install points at
+
+from jobs import generate as generate_job  # noqa: E402
+from jobs.classify import classify  # noqa: E402
+from jobs.daily import daily  # noqa: E402
+from jobs.ingest import ingest_facility_reports, ingest_ledger, ingest_register  # noqa: E402
+from vaxclean.config import load_config  # noqa: E402
+from vaxclean.logs import setup_logging  # noqa: E402
+from vaxclean.spark import get_spark  # noqa: E402
 
 log = logging.getLogger("bench_daily")
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def split_ledger(ledger: Path, out: Path, shares: list[float]) -> tuple[int, dict[float, tuple[str, int]]]:
