@@ -10,14 +10,12 @@ same versions and settings is skipped.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Sequence
 
 from pyspark.sql import SparkSession
 
-from jobs.gate import run_record, write_reports, written_versions
+from jobs.gate import dose_rules, rules_fingerprint, run_record, write_reports, written_versions
 from transforms.classify import build_signing_queue, classify_doses, classify_subjects
 from transforms.gate import with_source_versions
 from transforms.ledger import build_subjects, normalize_doses
@@ -32,19 +30,6 @@ log = logging.getLogger(__name__)
 
 CORRECTIONS = "subject_corrections"
 GATE_TABLES = ("doses", "subject_checks", "dose_checks", "signing_queue", "facility_daily", "reconciliation")
-
-
-def rules_fingerprint(cfg: Config) -> str:
-    rules = cfg.rules
-    payload = {
-        "campaign_start": rules.campaign_start,
-        "missing": rules.missing_id_tokens,
-        "intervals": dict(rules.min_interval_days),
-        "default": rules.default_min_interval_days,
-        "boosters": dict(rules.booster_min_months),
-        "as_of": cfg.as_of_date(),
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def input_versions(spark: SparkSession, cfg: Config) -> dict[str, object]:
@@ -97,18 +82,7 @@ def classify(spark: SparkSession, cfg: Config) -> list[StepResult]:
         r.rows = checks.count()
 
     with progress("classify doses", results) as r:
-        rules = cfg.rules
-        dose_checks = classify_doses(
-            doses,
-            subjects,
-            checks,
-            register,
-            campaign_start=rules.campaign_start,
-            as_of=cfg.as_of_date(),
-            min_interval_days=rules.min_interval_days,
-            default_min_interval_days=rules.default_min_interval_days,
-            booster_min_months=rules.booster_min_months,
-        )
+        dose_checks = classify_doses(doses, subjects, checks, register, **dose_rules(cfg))
         delta_io.overwrite(
             dose_checks, cfg, "dose_checks", partition_column="province_code", skip_if_same=False
         )

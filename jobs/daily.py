@@ -27,8 +27,15 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.classify import CORRECTIONS, classify, rules_fingerprint
-from jobs.gate import rules_static_fingerprint, run_record, write_reports, written_versions
+from jobs.classify import CORRECTIONS, classify
+from jobs.gate import (
+    dose_rules,
+    rules_fingerprint,
+    rules_static_fingerprint,
+    run_record,
+    write_reports,
+    written_versions,
+)
 from jobs.ingest import (
     FACILITY_REPORTS,
     LEDGER_RAW,
@@ -235,17 +242,7 @@ def incremental(
         ids = subjects.select(F.col("id_clean").alias("id"))
         reg_g = filter_register_for_ids(register, ids).localCheckpoint()
         checks = classify_subjects(subjects, reg_g).localCheckpoint()
-        dose_checks = classify_doses(
-            doses,
-            subjects,
-            checks,
-            reg_g,
-            campaign_start=rules.campaign_start,
-            as_of=cfg.as_of_date(),
-            min_interval_days=rules.min_interval_days,
-            default_min_interval_days=rules.default_min_interval_days,
-            booster_min_months=rules.booster_min_months,
-        ).localCheckpoint()
+        dose_checks = classify_doses(doses, subjects, checks, reg_g, **dose_rules(cfg)).localCheckpoint()
         versions = {n: read[n] for n in (LEDGER_RAW, "register", CORRECTIONS)}
         queue = (
             build_signing_queue(doses, checks, dose_checks)

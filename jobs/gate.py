@@ -42,17 +42,41 @@ FACILITY_REPORTS = "facility_reports"
 REPORT_SCHEMA = "facility_code string, report_date date, vaccine string, doses_administered int"
 
 
-def rules_static_fingerprint(cfg: Config) -> str:
-    """The rules that decide codes, without ``as_of`` (a daily run handles a moved as-of day itself)."""
+def _fingerprint(payload: dict[str, object]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _rules_payload(cfg: Config) -> dict[str, object]:
     rules = cfg.rules
-    payload = {
+    return {
         "campaign_start": rules.campaign_start,
         "missing": rules.missing_id_tokens,
         "intervals": dict(rules.min_interval_days),
         "default": rules.default_min_interval_days,
         "boosters": dict(rules.booster_min_months),
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def rules_static_fingerprint(cfg: Config) -> str:
+    """The rules that decide codes, without ``as_of`` (a daily run handles a moved as-of day itself)."""
+    return _fingerprint(_rules_payload(cfg))
+
+
+def rules_fingerprint(cfg: Config) -> str:
+    """The rules that decide codes, ``as_of`` included (a full classify reruns when it moves)."""
+    return _fingerprint({**_rules_payload(cfg), "as_of": cfg.as_of_date()})
+
+
+def dose_rules(cfg: Config) -> dict[str, object]:
+    """The keyword arguments of ``transforms.classify.classify_doses`` that come from the config."""
+    rules = cfg.rules
+    return {
+        "campaign_start": rules.campaign_start,
+        "as_of": cfg.as_of_date(),
+        "min_interval_days": rules.min_interval_days,
+        "default_min_interval_days": rules.default_min_interval_days,
+        "booster_min_months": rules.booster_min_months,
+    }
 
 
 def run_record(cfg: Config, read: dict[str, int | None]) -> dict[str, object]:
