@@ -20,6 +20,7 @@ import json
 import random
 import shutil
 import struct
+import sys
 import unicodedata
 import zipfile
 from pathlib import Path
@@ -27,35 +28,19 @@ from pathlib import Path
 from openpyxl import load_workbook
 from openpyxl.packaging.custom import CustomPropertyList
 
-from vaxclean import schemas, xlsx
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.helpers is not an installed package
+
+from tests.helpers import LEDGER_DEFAULTS  # noqa: E402
+from vaxclean import schemas, xlsx  # noqa: E402
 
 CORPUS_SECRET = b"hostile-corpus-secret-public-test-only"
 ISSUED_AT = dt.datetime(2024, 5, 1, 8, 0)
 FIXED_ZIP_TIME = (2024, 5, 2, 9, 0, 0)
 FIXED_MODIFIED = "2024-05-02T09:00:00Z"
-ROOT = Path(__file__).resolve().parents[1]
 
-LEDGER_ROW = {
-    "record_id": "VN79-0000000001",
-    "subject_id": "S79-00000001",
-    "full_name": "Nguyễn Văn An",
-    "date_of_birth": "05/03/1985",
-    "gender": "Nam",
-    "id_number": "079085001234",
-    "nationality": "VN",
-    "passport_number": "",
-    "phone": "0912345678",
-    "province_code": "79",
-    "district_code": "760",
-    "commune_code": "26734",
-    "facility_code": "79760-TYT01",
-    "vaccine": "Pfizer",
-    "dose_number": "1",
-    "vaccination_date": "12/08/2021",
-    "batch_number": "A1234",
-    "entered_at": "2021-08-12T15:04:05",
-    "signed_at": "",
-}
+# The ledger row the unit tests use (tests/helpers.py), with its record and subject id.
+LEDGER_ROW = {"record_id": "VN79-0000000001", "subject_id": "S79-00000001", **LEDGER_DEFAULTS}
 REGISTER_ROW = {
     "personal_id": "079085001234",
     "old_id_number": "",

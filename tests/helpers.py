@@ -51,3 +51,19 @@ def register_rows(spark: SparkSession, rows: list[dict[str, str]]) -> DataFrame:
         row = {**REGISTER_DEFAULTS, **given}
         data.append(tuple(row.get(c) for c in schemas.REGISTER_COLUMNS) + ("register.csv", i + 2, "test-run"))
     return spark.createDataFrame(data, schemas.REGISTER_RAW)
+
+
+def with_own_ids(
+    cases: list[dict[str, str]], register: list[dict[str, str]], *, first: int
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """Give every subject that types no ID a register person of its own with the default identity
+    (IDs ``079085<first>``, ``079085<first + 1>``, ...), so that cases never meet as duplicate
+    subjects of one person. Returns the ledger rows and ``register`` plus those persons."""
+    sids = sorted({c["subject_id"] for c in cases if "id_number" not in c and c["subject_id"]})
+    ids = {sid: f"079085{first + i:06d}" for i, sid in enumerate(sids)}
+    persons = [
+        dict(personal_id=pid, full_name="Nguyễn Văn An", date_of_birth="1985-03-05", gender="M")
+        for pid in ids.values()
+    ]
+    rows = [{**c, "id_number": ids[c["subject_id"]]} if c["subject_id"] in ids else c for c in cases]
+    return rows, list(register) + persons

@@ -10,7 +10,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import types as T
 
-from tests.helpers import ledger_rows, register_rows
+from tests.helpers import ledger_rows, register_rows, with_own_ids
 from transforms.classify import build_signing_queue, classify_doses, classify_subjects
 from transforms.ledger import build_subjects, normalize_doses, normalize_register
 
@@ -81,22 +81,9 @@ CASES = [
 ]
 
 
-def own_ids(cases: list[dict[str, str]]) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """Give every subject that does not type an ID a register person of its own (the default
-    identity), so that cases never meet as duplicate subjects of one person."""
-    sids = sorted({c["subject_id"] for c in cases if "id_number" not in c})
-    ids = {sid: f"079085{800000 + i:06d}" for i, sid in enumerate(sids)}
-    register = list(REGISTER) + [
-        dict(personal_id=pid, full_name="Nguyễn Văn An", date_of_birth="1985-03-05", gender="M")
-        for pid in ids.values()
-    ]
-    rows = [{**c, "id_number": ids[c["subject_id"]]} if c["subject_id"] in ids else c for c in cases]
-    return rows, register
-
-
 @pytest.fixture(scope="module")
 def tables(spark):
-    rows, register_raw = own_ids(CASES)
+    rows, register_raw = with_own_ids(CASES, REGISTER, first=800000)
     doses = normalize_doses(ledger_rows(spark, rows), missing_id_tokens=MISSING).cache()
     register = normalize_register(register_rows(spark, register_raw))
     subjects = build_subjects(doses)

@@ -11,7 +11,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import types as T
 
-from tests.helpers import ledger_rows, register_rows
+from tests.helpers import ledger_rows, register_rows, with_own_ids
 from transforms.classify import build_signing_queue, classify_doses, classify_subjects
 from transforms.ledger import build_subjects, normalize_doses, normalize_register
 
@@ -130,21 +130,9 @@ BLOCKED = {
 }
 
 
-def own_ids(cases):
-    """Subjects that type no ID of their own get a register person with the default identity."""
-    sids = sorted({c["subject_id"] for c in cases if "id_number" not in c and c["subject_id"]})
-    ids = {sid: f"079085{700000 + i:06d}" for i, sid in enumerate(sids)}
-    register = list(REGISTER) + [
-        dict(personal_id=pid, full_name="Nguyễn Văn An", date_of_birth="1985-03-05", gender="M")
-        for pid in ids.values()
-    ]
-    rows = [{**c, "id_number": ids[c["subject_id"]]} if c["subject_id"] in ids else c for c in cases]
-    return rows, register
-
-
 @pytest.fixture(scope="module")
 def gate(spark):
-    rows, register_raw = own_ids(CASES)
+    rows, register_raw = with_own_ids(CASES, REGISTER, first=700000)
     doses = normalize_doses(ledger_rows(spark, rows), missing_id_tokens=MISSING).cache()
     register = normalize_register(register_rows(spark, register_raw))
     subjects = build_subjects(doses)
