@@ -1,6 +1,6 @@
 """Export: one review workbook per commune with subjects that need review.
 
-    vaxclean export-workbooks [--config conf/local.yaml] [--warehouse DIR] [--out DIR]
+    vaxclean export-workbooks [--config conf/local.yaml] [--warehouse DIR] [--out DIR] [--province 79]
     python -m jobs.export_workbooks ...
 
 Reads ``subject_checks``, ``subjects``, ``register`` and (when the match step has run)
@@ -11,6 +11,11 @@ issued, with the values the row showed). Row keys are signed with the secret in 
 variable named by ``workbooks.hmac_secret_env`` (``VAXCLEAN_HMAC_SECRET``); without it the export
 stops. Re-exporting the same classification writes nothing: same list ids, same files, no new
 Delta versions. How the loop works: docs/review-loop.md.
+
+``--province`` (one or several codes) exports only the communes of those provinces and writes
+``<out>/workbooks/<province>/index.csv`` for each of them instead of the national index. Province
+exports run side by side on one warehouse (shared lock): their MERGEs name their provinces, and a
+commit that loses a race with another province's is done again.
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ from transforms.workbooks import (
 from vaxclean import delta_io, xlsx
 from vaxclean.config import Config
 from vaxclean.errors import VaxcleanError
-from vaxclean.jobkit import argv_or_sys, load, parser, run_main
+from vaxclean.jobkit import add_province_flag, argv_or_sys, load, parser, run_main
+from vaxclean.jobkit import provinces as province_codes
 from vaxclean.logs import StepResult, progress
 from vaxclean.spark import get_spark
 
@@ -106,8 +112,9 @@ def _new_rows(spark: SparkSession, cfg: Config, df: DataFrame, name: str, keys: 
     return df.join(delta_io.read(spark, cfg, name).select(*keys), on=keys, how="left_anti")
 
 
-def write_index(out_dir: str, lists: list[dict[str, object]]) -> bool:
-    """The national index of current lists (CSV, UTF-8 with BOM); rewritten only when it changed."""
+def write_index(out_dir: str, lists: list[dict[str, object]], *, name: str = INDEX) -> bool:
+    """An index of current lists (CSV, UTF-8 with BOM) at ``<out_dir>/<name>``: the national one by
+    default; rewritten only when it changed."""
     names = commune_names()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -122,7 +129,7 @@ def write_index(out_dir: str, lists: list[dict[str, object]]) -> bool:
                 r["file_sha256"],
             ]
         )  # fmt: skip
-    target = Path(out_dir) / INDEX
+    target = Path(out_dir) / name
     content = "\ufeff" + buffer.getvalue()
     if target.exists() and target.read_text(encoding="utf-8") == content:
         return False
@@ -133,8 +140,16 @@ def write_index(out_dir: str, lists: list[dict[str, object]]) -> bool:
     return True
 
 
-def export_workbooks(spark: SparkSession, cfg: Config, result: StepResult) -> None:
-    """Write the workbooks, the manifest and the index; fill ``result`` (rows, note)."""
+def province_index(province: str) -> str:
+    return f"workbooks/{province}/index.csv"
+
+
+def export_workbooks(
+    spark: SparkSession, cfg: Config, result: StepResult, *, provinces: Sequence[str] | None = None
+) -> None:
+    """Write the workbooks, the manifest and the index; fill ``result`` (rows, note).
+
+    ``provinces``: only the communes of these provinces, with one index per province."""
     secret = require_secret(cfg)
     for name in INPUTS:
         if not delta_io.exists(spark, cfg.table_path(name)):
@@ -146,7 +161,10 @@ def export_workbooks(spark: SparkSession, cfg: Config, result: StepResult) -> No
     salt = f"{xlsx.LAYOUT_VERSION}:{xlsx.secret_id(secret)}"
     inputs: dict[str, object] = {n: delta_io.version(spark, cfg, n) for n in (*INPUTS, SUGGESTIONS)}
     inputs.update(salt=salt, out=out_dir)
-    if delta_io.step_done(spark, cfg, STEP, inputs) and (Path(out_dir) / INDEX).exists():
+    scope = ",".join(provinces) if provinces else "all"
+    indexes = [province_index(p) for p in provinces] if provinces else [INDEX]
+    done = delta_io.step_done(spark, cfg, STEP, inputs, scope=scope)
+    if done and all((Path(out_dir) / i).exists() for i in indexes):
         result.note = "classification unchanged since the last export: nothing to do"
         return
 
@@ -159,6 +177,8 @@ def export_workbooks(spark: SparkSession, cfg: Config, result: StepResult) -> No
         else None
     )
     rows = select_review_rows(checks, subjects, register, suggestions).transform(with_list_ids, salt=salt)
+    if provinces:
+        rows = rows.filter(F.col("province_code").isin(list(provinces)))
 
     # One task writes whole communes: rows of a list meet in one partition, in row order.
     partitions = max(1, spark.sparkContext.defaultParallelism * 2)
@@ -181,45 +201,62 @@ def export_workbooks(spark: SparkSession, cfg: Config, result: StepResult) -> No
             .select(*REVIEW_LISTS.fieldNames(), "status")
             .collect()
         ]
-        new_manifest = _new_rows(spark, cfg, manifest_rows(written), MANIFEST, ["list_id", "subject_id"])
-        if not new_manifest.isEmpty():
-            delta_io.merge(
-                new_manifest.select(*REVIEW_MANIFEST.fieldNames()),
-                cfg,
-                MANIFEST,
-                keys=["list_id", "subject_id"],
-                partition_column="province_code",
-            )
-        new_lists = _new_rows(spark, cfg, list_rows(written), LISTS, ["list_id"])
-        if not new_lists.isEmpty():
-            delta_io.merge(new_lists.select(*REVIEW_LISTS.fieldNames()), cfg, LISTS, keys=["list_id"])
+        # Province exports run side by side: the tables are created empty first (a creating
+        # overwrite could wipe what a concurrent export just committed), the MERGEs name their
+        # provinces, and a commit that loses a race with another province's is done again.
+        delta_io.ensure_table(spark, cfg, MANIFEST, REVIEW_MANIFEST, "province_code")
+        delta_io.ensure_table(spark, cfg, LISTS, REVIEW_LISTS, "province_code")
+
+        def merge_new(df: DataFrame, name: str, keys: list[str], fields: list[str]) -> None:
+            new = _new_rows(spark, cfg, df, name, keys)
+            if not new.isEmpty():
+                new = new.select(*fields)
+                delta_io.insert_new(new, cfg, name, keys=keys, partition_column="province_code")
+
+        delta_io.retry_on_conflict(
+            lambda: merge_new(
+                manifest_rows(written), MANIFEST, ["list_id", "subject_id"], REVIEW_MANIFEST.fieldNames()
+            ),
+            what=MANIFEST,
+        )
+        delta_io.retry_on_conflict(
+            lambda: merge_new(list_rows(written), LISTS, ["list_id"], REVIEW_LISTS.fieldNames()), what=LISTS
+        )
     finally:
         written.unpersist()
-    write_index(out_dir, lists)
+    if provinces:
+        for p in provinces:
+            write_index(out_dir, [r for r in lists if r["province_code"] == p], name=province_index(p))
+    else:
+        write_index(out_dir, lists)
     n_written = sum(1 for r in lists if r["status"] == "written")
     result.rows = sum(int(r["n_rows"] or 0) for r in lists)
     result.note = (
         f"{len(lists)} commune list(s): {n_written} written, {len(lists) - n_written} unchanged; "
-        f"index {Path(out_dir) / INDEX}"
+        f"index {Path(out_dir) / indexes[0]}" + (f" and {len(indexes) - 1} more" if len(indexes) > 1 else "")
     )
-    delta_io.record_step(spark, cfg, STEP, inputs, outputs={"lists": len(lists)}, rows=result.rows)
+    delta_io.record_step(
+        spark, cfg, STEP, inputs, outputs={"lists": len(lists)}, rows=result.rows, scope=scope
+    )
 
 
-def run_step(spark: SparkSession, cfg: Config) -> list[StepResult]:
+def run_step(spark: SparkSession, cfg: Config, *, provinces: Sequence[str] | None = None) -> list[StepResult]:
     """The export step as ``vaxclean run`` calls it (after classification and matching)."""
     results: list[StepResult] = []
     with progress("review workbooks", results) as r:
-        export_workbooks(spark, cfg, r)
+        export_workbooks(spark, cfg, r, provinces=provinces)
     return results
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = parser("vaxclean export-workbooks", "Write the per-commune review workbooks and their index.")
+    add_province_flag(p)
     args = p.parse_args(argv_or_sys(argv))
+    only = province_codes(p, args)
 
     def body() -> int:
         cfg = load(args)
-        run_step(get_spark(cfg), cfg)
+        run_step(get_spark(cfg), cfg, provinces=only)
         return 0
 
     return run_main(body, step="export-workbooks")

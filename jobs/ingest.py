@@ -190,9 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.ledger:
             # Province ingests run side by side (shared warehouse lock); the first writes into a new
             # warehouse race to create the tables, and the loser's commit is simply done again.
-            from jobs.ingest_workbooks import retry_on_conflict
-
-            retry_on_conflict(
+            delta_io.retry_on_conflict(
                 lambda: ingest_ledger(spark, cfg, args.ledger, provinces=only), what="ingest ledger"
             )
         if args.reports:

@@ -20,21 +20,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import random
-import time
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
-from delta.exceptions import (
-    ConcurrentAppendException,
-    ConcurrentDeleteDeleteException,
-    ConcurrentDeleteReadException,
-    ConcurrentTransactionException,
-    ConcurrentWriteException,
-    DeltaConcurrentModificationException,
-    MetadataChangedException,
-    ProtocolChangedException,
-)
 from pyspark import StorageLevel
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
@@ -64,6 +51,7 @@ from transforms.corrections import (
 from transforms.workbooks import verification_rows
 from vaxclean import delta_io, xlsx
 from vaxclean.config import Config
+from vaxclean.delta_io import ensure_table, retry_on_conflict
 from vaxclean.errors import VaxcleanError
 from vaxclean.jobkit import argv_or_sys, load, parser, run_main
 from vaxclean.logs import StepResult, progress
@@ -73,16 +61,6 @@ log = logging.getLogger(__name__)
 
 REJECTS = "correction_rejects"
 RETURNED_FILES = "returned_files"
-CONFLICTS = (
-    DeltaConcurrentModificationException,
-    ConcurrentAppendException,
-    ConcurrentDeleteDeleteException,
-    ConcurrentDeleteReadException,
-    ConcurrentTransactionException,
-    ConcurrentWriteException,
-    MetadataChangedException,
-    ProtocolChangedException,
-)
 RETURNED_FILES_SCHEMA = T.StructType(
     [
         T.StructField("file_sha256", T.StringType(), False),
@@ -96,33 +74,6 @@ RETURNED_FILES_SCHEMA = T.StructType(
         T.StructField("ingested_at", T.TimestampType(), False),
     ]
 )
-R = TypeVar("R")
-
-
-def retry_on_conflict(action: Callable[[], R], *, what: str, attempts: int = 6) -> R:
-    """Run a Delta commit again when a concurrent writer got in first (another commune's ingest)."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return action()
-        except CONFLICTS:
-            if attempt == attempts:
-                raise
-            pause = min(8.0, 0.5 * 2**attempt) * (0.5 + random.random())
-            log.info("%s: concurrent commit, retrying in %.1f s (attempt %d)", what, pause, attempt)
-            time.sleep(pause)
-    raise AssertionError("unreachable")
-
-
-def ensure_table(
-    spark: SparkSession, cfg: Config, name: str, schema: T.StructType, partition_column: str | None
-) -> None:
-    """Create an empty table when missing, so that concurrent first ingests all MERGE into it."""
-    if delta_io.exists(spark, cfg.table_path(name)):
-        return
-    writer = spark.createDataFrame([], schema).write.format("delta").mode("append")
-    if partition_column:
-        writer = writer.partitionBy(partition_column)
-    retry_on_conflict(lambda: writer.save(cfg.table_path(name)), what=f"create {name}")
 
 
 def read_returned_files(spark: SparkSession, folder: str) -> DataFrame:

@@ -60,6 +60,7 @@ SHARED_RUN_SCOPES = {
     "demo_warehouse": (
         "tests/test_notebooks.py::test_notebook_runs_on_the_demo_warehouse",
         "tests/test_report.py::test_report_on_the_demo_data_agrees_with_the_sample_files",
+        "tests/test_province_jobs.py::test_two_province_exports_at_once_write_exactly_their_communes",
         "tests/test_pipeline_e2e.py::",
     ),
 }
@@ -137,7 +138,7 @@ def cli_debug_run(tmp_path_factory):
     sample = ROOT / "sample"
     env = {**os.environ, "VAXCLEAN_HMAC_SECRET": CLI_RUN_SECRET, "PYTHONPATH": str(ROOT)}
     cmd = [
-        sys.executable, "-m", "vaxclean.cli", "run", "--config", str(ROOT / "conf" / "local.yaml"),
+        sys.executable, "-m", "vaxclean.cli", "run", "--config", str(ROOT / "conf" / "sample.yaml"),
         "--ledger", str(sample / "ledger.csv"), "--register", str(sample / "register.csv"),
         "--reports", str(sample / "facility_reports.csv"), "--warehouse", str(work / "wh"),
         "--out", str(work / "out"), "--log-level", "DEBUG", "--as-of", DEMO_AS_OF,

@@ -50,7 +50,7 @@ CHAIN = [
     "before-record:classify",
     "after:classify",
     "commit:match_suggestions",
-    "commit:review_manifest",  # export-workbooks: its first MERGE
+    "commit:review_manifest",  # export-workbooks: creating its manifest table
     "before-record:export_workbooks",
 ]
 # Columns that hold the time of the run, not data (compared apart from them).
@@ -101,7 +101,7 @@ def pipeline(root: Path, data: Path, hook: str, *, kill_at: str | None = None) -
         env["VAXCLEAN_KILL_AT"] = kill_at
     (root / "killed-at").unlink(missing_ok=True)
     cmd = [
-        sys.executable, "-m", "jobs.run", "--config", str(ROOT / "conf/local.yaml"),
+        sys.executable, "-m", "jobs.run", "--config", str(ROOT / "conf/sample.yaml"),
         "--ledger", str(data / "ledger.csv"), "--register", str(data / "register.csv"),
         "--reports", str(data / "facility_reports.csv"), "--warehouse", str(root / "wh"),
         "--out", str(root / "out"), "--as-of", DEMO_AS_OF,

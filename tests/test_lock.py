@@ -113,6 +113,7 @@ def _mode(argv: list[str], prog: str) -> str | None:
     p = jobkit.parser(prog, "")
     for flag in ("--ledger", "--register", "--reports"):
         p.add_argument(flag)
+    jobkit.add_province_flag(p)
     return jobkit.lock_mode(p.parse_args(argv))
 
 
@@ -125,6 +126,11 @@ def test_which_jobs_share_the_warehouse():
                  "vaxclean daily"):  # fmt: skip
         assert _mode([], prog) == lock.EXCLUSIVE
     assert _mode([], "vaxclean score") is None
+
+
+def test_province_exports_share_the_warehouse():
+    assert _mode(["--province", "79"], "vaxclean export-workbooks") == lock.SHARED
+    assert _mode([], "vaxclean export-workbooks") == lock.EXCLUSIVE
 
 
 def test_a_second_run_on_the_same_warehouse_stops_before_starting_spark(tmp_path, procs, capsys):

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pyspark.sql import functions as F
 
 from jobs.ingest import ingest_ledger
 from tests.test_ingest import ledger_file
@@ -41,7 +42,7 @@ def test_three_province_jobs_at_once_all_land(spark, cfg, tmp_path):
     """Three province jobs on one national export, started at once on a new warehouse: they race
     to create the tables (the case that once lost a province) and every province still lands."""
     new = ledger_file(tmp_path / "new.csv", NEW)
-    cmd = [sys.executable, "-m", "jobs.ingest", "--config", "conf/local.yaml", "--warehouse", cfg.warehouse,
+    cmd = [sys.executable, "-m", "jobs.ingest", "--config", "conf/sample.yaml", "--warehouse", cfg.warehouse,
            "--out", cfg.out, "--ledger", str(new)]  # fmt: skip
     jobs = [
         subprocess.Popen(
@@ -56,6 +57,62 @@ def test_three_province_jobs_at_once_all_land(spark, cfg, tmp_path):
     assert ledger_rows(spark, cfg) == [("01", "B01"), ("01", "C01"), ("48", "B48"), ("92", "B92")]
     runs = delta_io.read(spark, cfg, "pipeline_runs").filter("step = 'ingest_ledger'").collect()
     assert sorted(r["scope"] for r in runs) == ["01", "48", "92"]
+
+
+@pytest.mark.slow
+def test_two_province_exports_at_once_write_exactly_their_communes(spark, demo_warehouse, tmp_path):
+    """Two ``export-workbooks --province`` runs at once (two threads, one session) on a copy of the
+    demo's classified tables write exactly the workbooks, lists and manifest rows the national export
+    wrote for those provinces, and one index per province."""
+    import shutil
+    import threading
+
+    from jobs.export_workbooks import run_step
+
+    demo = Path(demo_warehouse.warehouse)
+    wh = tmp_path / "wh"
+    for name in ("subject_checks", "subjects", "register", "match_suggestions"):
+        shutil.copytree(demo / name, wh / name)
+    cfg = demo_warehouse.with_overrides(warehouse=str(wh), out=str(tmp_path / "out"))
+    national = delta_io.read(spark, demo_warehouse, "review_lists")
+    busiest = national.groupBy("province_code").count().orderBy(F.desc("count"), "province_code").limit(2)
+    provinces = sorted(r[0] for r in busiest.collect())
+    errors: list[BaseException] = []
+
+    def export(p: str) -> None:
+        try:
+            run_step(spark, cfg, provinces=[p])
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=export, args=(p,)) for p in provinces]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=900)
+    assert not errors, errors
+
+    def lists(c):
+        rows = delta_io.read(spark, c, "review_lists").filter(F.col("province_code").isin(provinces))
+        return sorted(tuple(r) for r in rows.select("list_id", "commune_code", "file", "n_rows").collect())
+
+    def manifest(c):
+        rows = delta_io.read(spark, c, "review_manifest").filter(F.col("province_code").isin(provinces))
+        return sorted(tuple(r) for r in rows.select("list_id", "subject_id", "row_number").collect())
+
+    assert lists(cfg) == lists(demo_warehouse) and len(lists(cfg)) >= 2
+    assert delta_io.read(spark, cfg, "review_lists").count() == len(lists(cfg))  # no other province
+    assert manifest(cfg) == manifest(demo_warehouse)
+    out, demo_out = Path(cfg.out) / "workbooks", Path(demo_warehouse.out) / "workbooks"
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.xlsx")) == sorted(
+        p.relative_to(demo_out).as_posix() for p in demo_out.rglob("*.xlsx") if p.parent.name in provinces
+    )
+    assert not (out / "index.csv").exists()  # the national index is the national export's
+    for p in provinces:
+        index = (out / p / "index.csv").read_text(encoding="utf-8-sig").splitlines()
+        assert len(index) - 1 == sum(1 for r in lists(cfg) if r[2].startswith(f"workbooks/{p}/"))
+    runs = delta_io.read(spark, cfg, "pipeline_runs").filter("step = 'export_workbooks'").collect()
+    assert sorted(r["scope"] for r in runs) == provinces
 
 
 def test_province_flag_rejects_bad_codes(capsys):

@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 
 from jobs.classify import classify
 from jobs.export_workbooks import run_step
-from jobs.ingest_workbooks import ingest_returned, retry_on_conflict
+from jobs.ingest_workbooks import ingest_returned
 from tests.helpers import ledger_rows, register_rows
 from transforms.ledger import normalize_register, with_partition_province
 from vaxclean import delta_io, xlsx
@@ -548,7 +548,7 @@ def test_two_communes_ingested_at_the_same_time_both_land(spark, cfg, issued, tm
 def test_a_commit_that_loses_a_race_is_retried(monkeypatch):
     from delta.exceptions import ConcurrentAppendException
 
-    monkeypatch.setattr("jobs.ingest_workbooks.time.sleep", lambda s: None)
+    monkeypatch.setattr("vaxclean.delta_io.time.sleep", lambda s: None)
     attempts = []
 
     def commit():
@@ -557,7 +557,7 @@ def test_a_commit_that_loses_a_race_is_retried(monkeypatch):
             raise ConcurrentAppendException(message="files were added to partition province_code=79")
         return "landed"
 
-    assert retry_on_conflict(commit, what="merge subject_corrections") == "landed"
+    assert delta_io.retry_on_conflict(commit, what="merge subject_corrections") == "landed"
     assert len(attempts) == 3
 
 

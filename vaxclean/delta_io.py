@@ -16,9 +16,22 @@ import datetime as dt
 import json
 import logging
 import os
+import random
 import signal
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
 
+from delta.exceptions import (
+    ConcurrentAppendException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    ConcurrentWriteException,
+    DeltaConcurrentModificationException,
+    MetadataChangedException,
+    ProtocolChangedException,
+)
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -163,14 +176,33 @@ def merge(
             writer = writer.partitionBy(partition_column)
         writer.save(path)
         return
-    cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-    if partition_column:
-        values = [r[0] for r in df.select(partition_column).distinct().collect()]
-        cond = f"t.{partition_predicate(partition_column, values)} AND {cond}"
+    cond = _merge_condition(df, keys, partition_column)
     builder = DeltaTable.forPath(spark, path).alias("t").merge(df.alias("s"), cond)
     cols = update_when_changed or [c for c in df.columns if c not in keys]
     changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in cols) or "false"
     builder.whenMatchedUpdateAll(condition=changed).whenNotMatchedInsertAll().execute()
+
+
+def _merge_condition(df: DataFrame, keys: list[str], partition_column: str | None) -> str:
+    """Null-safe key equality, led by the source's partition values when ``partition_column`` is given
+    (so only those partitions are read, and concurrent MERGEs into other partitions do not conflict)."""
+    cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    if partition_column:
+        values = [r[0] for r in df.select(partition_column).distinct().collect()]
+        cond = f"t.{partition_predicate(partition_column, values)} AND {cond}"
+    return cond
+
+
+def insert_new(
+    df: DataFrame, cfg: Config, name: str, *, keys: list[str], partition_column: str | None
+) -> None:
+    """MERGE that only inserts the rows whose ``keys`` are not in ``name`` yet; the table must exist.
+
+    For append-only tables (issued lists): rows already there are left as they are, so running it
+    twice, or racing another writer of the same rows, adds nothing."""
+    DeltaTable.forPath(df.sparkSession, cfg.table_path(name)).alias("t").merge(
+        df.alias("s"), _merge_condition(df, keys, partition_column)
+    ).whenNotMatchedInsertAll().execute()
 
 
 def sync(
@@ -186,10 +218,7 @@ def sync(
     if df.isEmpty():
         return False
     cols = [c for c in df.columns if c != "_delete"]
-    cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-    if partition_column:
-        values = [r[0] for r in df.select(partition_column).distinct().collect()]
-        cond = f"t.{partition_predicate(partition_column, values)} AND {cond}"
+    cond = _merge_condition(df, keys, partition_column)
     types = {f.name: f.dataType for f in df.schema.fields}
 
     def same(c: str) -> str:  # maps have no equality in Spark: compare their sorted entries
@@ -209,6 +238,49 @@ def sync(
         .execute()
     )
     return True
+
+
+# --- concurrent writers ----------------------------------------------------------------------------
+
+CONFLICTS = (
+    DeltaConcurrentModificationException,
+    ConcurrentAppendException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    ConcurrentWriteException,
+    MetadataChangedException,
+    ProtocolChangedException,
+)
+
+R = TypeVar("R")
+
+
+def retry_on_conflict(action: Callable[[], R], *, what: str, attempts: int = 6) -> R:
+    """Run a Delta commit again when a concurrent writer got in first (another province or commune)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except CONFLICTS:
+            if attempt == attempts:
+                raise
+            pause = min(8.0, 0.5 * 2**attempt) * (0.5 + random.random())
+            log.info("%s: concurrent commit, retrying in %.1f s (attempt %d)", what, pause, attempt)
+            time.sleep(pause)
+    raise AssertionError("unreachable")
+
+
+def ensure_table(
+    spark: SparkSession, cfg: Config, name: str, schema: T.StructType, partition_column: str | None
+) -> None:
+    """Create an empty table when missing, so that concurrent first writers all MERGE into it
+    (a creating overwrite could wipe what another writer has just committed)."""
+    if exists(spark, cfg.table_path(name)):
+        return
+    writer = spark.createDataFrame([], schema).write.format("delta").mode("append")
+    if partition_column:
+        writer = writer.partitionBy(partition_column)
+    retry_on_conflict(lambda: writer.save(cfg.table_path(name)), what=f"create {name}")
 
 
 # --- step bookkeeping ----------------------------------------------------------------------------

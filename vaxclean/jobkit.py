@@ -38,7 +38,8 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
     return p
 
 
-#: Steps that take the warehouse lock shared (docs/reliability.md); ``ingest`` only with --ledger alone.
+#: Steps that take the warehouse lock shared (docs/reliability.md); also ``ingest`` with --ledger alone
+#: and ``export-workbooks`` with --province.
 SHARED_STEPS = ("vaxclean ingest-workbooks",)
 #: Steps that only read (or write nothing in the warehouse): no lock.
 UNLOCKED_STEPS = ("vaxclean score", "vaxclean generate", "vaxclean setup")
@@ -55,6 +56,8 @@ def lock_mode(args: argparse.Namespace) -> str | None:
     ledger_only = getattr(args, "ledger", None) and not getattr(args, "register", None)
     if prog == "vaxclean ingest" and ledger_only and not getattr(args, "reports", None):
         return lock.SHARED
+    if prog == "vaxclean export-workbooks" and getattr(args, "province", None):
+        return lock.SHARED  # province exports MERGE their own provinces and retry a lost commit
     return lock.EXCLUSIVE
 
 

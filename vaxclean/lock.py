@@ -6,11 +6,11 @@ until it ends (``jobkit.run_main``):
 * **exclusive** for the steps that rewrite or read whole tables (``run``, ``classify``, ``match``,
   ``export-workbooks``, ``ingest`` of a register or facility reports, ...): no other job runs on
   the warehouse meanwhile;
-* **shared** for ``ingest --ledger`` alone and ``ingest-workbooks``: these only replace the
-  provinces of their own batch (``replaceWhere``) or MERGE on province-scoped keys and retry a lost
-  commit, so several run at once, and Delta's optimistic concurrency settles their commits. Two
-  ingests of the same province at once are not locked out: the later commit conflicts and stops
-  with an error instead of interleaving.
+* **shared** for ``ingest --ledger`` alone, ``export-workbooks --province`` and ``ingest-workbooks``:
+  these only replace the provinces of their own batch (``replaceWhere``) or MERGE on
+  province-scoped keys and retry a lost commit, so several run at once, and Delta's optimistic
+  concurrency settles their commits. Two ingests of the same province at once are not locked out:
+  the later commit conflicts and stops with an error instead of interleaving.
 
 The lock is ``flock(2)`` on ``<warehouse>/_vaxclean_lock``: the kernel releases it when the process
 ends in any way (``kill -9`` included), so a lock is never left stale. Each holder also writes
