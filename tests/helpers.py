@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterable
+
 from pyspark.sql import DataFrame, SparkSession
 
 from vaxclean import schemas
@@ -67,3 +70,24 @@ def with_own_ids(
     ]
     rows = [{**c, "id_number": ids[c["subject_id"]]} if c["subject_id"] in ids else c for c in cases]
     return rows, list(register) + persons
+
+
+def run_at_once(
+    job: Callable[[object], object], args: Iterable[object], *, timeout: float = 900
+) -> list[BaseException]:
+    """Run ``job(arg)`` for every arg in its own thread, all at once (one Spark session, concurrent
+    Delta commits); return the exceptions they raised, for the test to assert on."""
+    errors: list[BaseException] = []
+
+    def guarded(arg: object) -> None:
+        try:
+            job(arg)
+        except BaseException as exc:  # noqa: BLE001 - returned to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(arg,)) for arg in args]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    return errors

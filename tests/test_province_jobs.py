@@ -11,6 +11,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from jobs.ingest import ingest_ledger
+from tests.helpers import run_at_once
 from tests.test_ingest import ledger_file
 from vaxclean import delta_io
 
@@ -65,7 +66,6 @@ def test_two_province_exports_at_once_write_exactly_their_communes(spark, demo_w
     demo's classified tables write exactly the workbooks, lists and manifest rows the national export
     wrote for those provinces, and one index per province."""
     import shutil
-    import threading
 
     from jobs.export_workbooks import run_step
 
@@ -77,19 +77,7 @@ def test_two_province_exports_at_once_write_exactly_their_communes(spark, demo_w
     national = delta_io.read(spark, demo_warehouse, "review_lists")
     busiest = national.groupBy("province_code").count().orderBy(F.desc("count"), "province_code").limit(2)
     provinces = sorted(r[0] for r in busiest.collect())
-    errors: list[BaseException] = []
-
-    def export(p: str) -> None:
-        try:
-            run_step(spark, cfg, provinces=[p])
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=export, args=(p,)) for p in provinces]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=900)
+    errors = run_at_once(lambda p: run_step(spark, cfg, provinces=[p]), provinces)
     assert not errors, errors
 
     def lists(c):

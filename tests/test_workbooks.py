@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import subprocess
-import threading
 import zipfile
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from pyspark.sql import functions as F
 from jobs.classify import classify
 from jobs.export_workbooks import run_step
 from jobs.ingest_workbooks import ingest_returned
-from tests.helpers import ledger_rows, register_rows
+from tests.helpers import ledger_rows, register_rows, run_at_once
 from transforms.ledger import normalize_register, with_partition_province
 from vaxclean import delta_io, xlsx
 from vaxclean.errors import VaxcleanError
@@ -527,19 +526,7 @@ def test_two_communes_ingested_at_the_same_time_both_land(spark, cfg, issued, tm
         fix(sheet, subject_id, "CCCD/CMND đúng", "079190000555")
         sheet.save(tmp_path / name / Path(src).name)
         jobs.append(tmp_path / name)
-    errors: list[BaseException] = []
-
-    def ingest(folder: Path) -> None:
-        try:
-            ingest_returned(spark, cfg, str(folder), reclassify=False)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=ingest, args=(folder,)) for folder in jobs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_at_once(lambda folder: ingest_returned(spark, cfg, str(folder), reclassify=False), jobs)
     assert errors == []
     assert corrections_of(spark, cfg, "S-CONC-A") == {"id_number": "079190000555"}
     assert corrections_of(spark, cfg, "S-CONC-B") == {"id_number": "079190000555"}
