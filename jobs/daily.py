@@ -279,7 +279,16 @@ def incremental(
         for name, new, keys, old in plan:
             source = with_merge_actions(new.select(*delta_io.read(spark, cfg, name).columns), old, keys=keys)
             sources.append(source.localCheckpoint())
-            delta_io.sync(sources[-1], cfg, name, keys=keys, partition_column="province_code")
+            # The earlier doses of re-decided subjects mostly come back unchanged; the subject-level
+            # tables and the queue (which names the ledger version it was decided from) do not.
+            delta_io.sync(
+                sources[-1],
+                cfg,
+                name,
+                keys=keys,
+                partition_column="province_code",
+                drop_unchanged=name in ("doses", "dose_checks"),
+            )
             r.rows += new.count()
         facility_days = old_records.select("facility_code", "day").unionByName(
             doses.select("facility_code", F.col("vaccination_date").alias("day"))

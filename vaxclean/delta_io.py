@@ -20,6 +20,8 @@ import random
 import signal
 import time
 from collections.abc import Callable, Iterable, Mapping
+from functools import reduce
+from operator import and_, or_
 from typing import TypeVar
 
 from delta.exceptions import (
@@ -33,7 +35,7 @@ from delta.exceptions import (
     ProtocolChangedException,
 )
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -206,38 +208,79 @@ def insert_new(
 
 
 def sync(
-    df: DataFrame, cfg: Config, name: str, *, keys: list[str], partition_column: str | None = None
+    df: DataFrame,
+    cfg: Config,
+    name: str,
+    *,
+    keys: list[str],
+    partition_column: str | None = None,
+    drop_unchanged: bool = False,
 ) -> bool:
     """MERGE ``df`` into ``name``: rows flagged ``_delete`` are deleted, the others upserted.
 
     ``keys`` (with the partition column among them) identify a row. The condition names the
     partitions of the source (``partition_column``), so only those partitions are read and rewritten.
-    Matched rows are updated only when a column differs. Returns False (no commit) when ``df`` is
-    empty; the table must exist.
+    Matched rows are updated only when a column differs. Returns False (no commit) when nothing is
+    left to write; the table must exist.
+
+    ``drop_unchanged``: first drop the rows the table already holds exactly as they are
+    (``changes_only``). A matched row makes MERGE rewrite its whole file even when the update
+    changes nothing, so this pays when most of ``df`` is unchanged (the earlier doses of re-decided
+    subjects), and costs one more read of the table when it is not.
     """
     if df.isEmpty():
         return False
+    path = cfg.table_path(name)
+    if drop_unchanged:
+        df = changes_only(df, df.sparkSession.read.format("delta").load(path), keys=keys).localCheckpoint()
+        if df.isEmpty():
+            log.info("%s: every row already as it is, no new version", name)
+            return False
     cols = [c for c in df.columns if c != "_delete"]
     cond = _merge_condition(df, keys, partition_column)
     types = {f.name: f.dataType for f in df.schema.fields}
-
-    def same(c: str) -> str:  # maps have no equality in Spark: compare their sorted entries
-        if isinstance(types[c], T.MapType):
-            return f"array_sort(map_entries(t.`{c}`)) <=> array_sort(map_entries(s.`{c}`))"
-        return f"t.`{c}` <=> s.`{c}`"
-
-    changed = " OR ".join(f"NOT ({same(c)})" for c in cols if c not in keys) or "false"
+    same = [_comparable(f"t.`{c}`", types[c]).eqNullSafe(_comparable(f"s.`{c}`", types[c])) for c in cols]
+    changed = reduce(or_, [~eq for c, eq in zip(cols, same, strict=True) if c not in keys], F.lit(False))
     values_map = {f"`{c}`": f"s.`{c}`" for c in cols}
     (
-        DeltaTable.forPath(df.sparkSession, cfg.table_path(name))
+        DeltaTable.forPath(df.sparkSession, path)
         .alias("t")
         .merge(df.alias("s"), cond)
         .whenMatchedDelete(condition="s._delete")
-        .whenMatchedUpdate(condition=f"NOT s._delete AND ({changed})", set=values_map)
+        .whenMatchedUpdate(condition=F.expr("NOT s._delete") & changed, set=values_map)
         .whenNotMatchedInsert(condition="NOT s._delete", values=values_map)
         .execute()
     )
+    if drop_unchanged:
+        df.unpersist()
     return True
+
+
+def _comparable(col: str, data_type: T.DataType) -> Column:
+    """A column as equality can compare it: maps have no equality in Spark, their sorted entries do."""
+    if isinstance(data_type, T.MapType):
+        return F.array_sort(F.map_entries(F.expr(col)))
+    return F.expr(col)
+
+
+def changes_only(df: DataFrame, table: DataFrame, *, keys: list[str]) -> DataFrame:
+    """The rows of a ``sync`` source that change ``table``: its deletes, and the upserts whose row
+    the table does not hold already, equal in every column (null-safe; maps by sorted entries).
+
+    Only the table's rows with the source's keys are read for the comparison (a broadcast
+    semi-join), so the cost follows the source, apart from one pass over the table's files."""
+    cols = [c for c in df.columns if c != "_delete"]
+    types = {f.name: f.dataType for f in df.schema.fields}
+    held = table.select(*[_comparable(f"`{c}`", types[c]).alias(f"_t_{c}") for c in cols])
+    source_keys = df.select(*[F.col(k).alias(f"_k_{k}") for k in keys])
+    held = held.join(
+        F.broadcast(source_keys),
+        on=reduce(and_, [F.col(f"_t_{k}").eqNullSafe(F.col(f"_k_{k}")) for k in keys]),
+        how="left_semi",
+    )
+    upserts = df.filter(~F.col("_delete"))
+    same = reduce(and_, [_comparable(f"`{c}`", types[c]).eqNullSafe(F.col(f"_t_{c}")) for c in cols])
+    return upserts.join(held, on=same, how="left_anti").unionByName(df.filter(F.col("_delete")))
 
 
 # --- concurrent writers ----------------------------------------------------------------------------
