@@ -233,27 +233,35 @@ def sync(
     path = cfg.table_path(name)
     if drop_unchanged:
         df = changes_only(df, df.sparkSession.read.format("delta").load(path), keys=keys).localCheckpoint()
-        if df.isEmpty():
+    try:
+        if drop_unchanged and df.isEmpty():
             log.info("%s: every row already as it is, no new version", name)
             return False
-    cols = [c for c in df.columns if c != "_delete"]
-    cond = _merge_condition(df, keys, partition_column)
-    types = {f.name: f.dataType for f in df.schema.fields}
-    same = [_comparable(f"t.`{c}`", types[c]).eqNullSafe(_comparable(f"s.`{c}`", types[c])) for c in cols]
-    changed = reduce(or_, [~eq for c, eq in zip(cols, same, strict=True) if c not in keys], F.lit(False))
-    values_map = {f"`{c}`": f"s.`{c}`" for c in cols}
-    (
-        DeltaTable.forPath(df.sparkSession, path)
-        .alias("t")
-        .merge(df.alias("s"), cond)
-        .whenMatchedDelete(condition="s._delete")
-        .whenMatchedUpdate(condition=F.expr("NOT s._delete") & changed, set=values_map)
-        .whenNotMatchedInsert(condition="NOT s._delete", values=values_map)
-        .execute()
-    )
-    if drop_unchanged:
-        df.unpersist()
-    return True
+        types = {f.name: f.dataType for f in df.schema.fields}
+        cols = [c for c in df.columns if c != "_delete"]
+        changed = reduce(
+            or_,
+            [
+                ~_comparable(f"t.`{c}`", types[c]).eqNullSafe(_comparable(f"s.`{c}`", types[c]))
+                for c in cols
+                if c not in keys
+            ],
+            F.lit(False),
+        )
+        values_map = {f"`{c}`": f"s.`{c}`" for c in cols}
+        (
+            DeltaTable.forPath(df.sparkSession, path)
+            .alias("t")
+            .merge(df.alias("s"), _merge_condition(df, keys, partition_column))
+            .whenMatchedDelete(condition="s._delete")
+            .whenMatchedUpdate(condition=F.expr("NOT s._delete") & changed, set=values_map)
+            .whenNotMatchedInsert(condition="NOT s._delete", values=values_map)
+            .execute()
+        )
+        return True
+    finally:
+        if drop_unchanged:
+            df.unpersist()
 
 
 def _comparable(col: str, data_type: T.DataType) -> Column:
