@@ -23,6 +23,17 @@ TEST_SPARK_CONF = {
     "spark.rdd.compress": "false",
     "spark.shuffle.compress": "false",
     "spark.sql.sources.parallelPartitionDiscovery.parallelism": "1",
+    # Interpreted expressions instead of generated and compiled Java (as conf/sample.yaml): literal
+    # frames of a few rows spend more in code generation and compilation than in the rows.
+    # Measured on 30 Nov 2026 (test_classify_doses + test_report, 31 tests): 60.3 s against 75.6 s.
+    # The generated-code path stays covered: the cluster test runs with code generation and must
+    # match the local run row for row.
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+    # The JVM's quick C1 compiler only: the same test time with a third less CPU (measured on 30
+    # Nov 2026, the same 31 tests: 70.0 s and 86 core-seconds against 69.5 s and 129), and CPU is
+    # what two test processes on two cores share. get_spark appends the log4j setting to this.
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
 }
 
 
@@ -42,21 +53,16 @@ def spark(config, tmp_path_factory):
 DEMO_AS_OF = "2022-12-31"  # sample/manifest.json: the day the sample was exported
 CLI_RUN_SECRET = "cli-test-secret"  # the HMAC secret of ``cli_debug_run`` (and of the kill tests)
 
-# --- two test processes (pytest-xdist: pytest -n 2 --no-loadscope-reorder) ---------------------------
+# --- two test processes (pytest-xdist: pytest -n 2 --no-loadscope-reorder, as scripts/test.sh runs) ---
 # The unit of work a worker takes is a *scope*: every test of one module together (its module
-# fixtures are built once), except the tests of the session fixtures that run the whole pipeline,
-# which form one scope per fixture (each run is built once per session). xdist's own ``loadgroup``
-# cannot do this with pytest 9 (it renames ``item._nodeid``, which pytest 9 no longer reads), and the
-# controller that schedules sees only test ids, so the groups are listed here by id; collection
-# checks the list against the fixtures each test really uses and stops on a difference.
+# fixtures are built once), except the tests of ``demo_warehouse``, the in-process pipeline run on
+# the sample, which form one scope (the run is built once per test process, so once in all).
+# xdist's own ``loadgroup`` cannot do this with pytest 9 (it renames ``item._nodeid``, which pytest 9
+# no longer reads), and the controller that schedules sees only test ids, so the group is listed
+# here by id; collection checks the list against the fixtures each test really uses and stops on a
+# difference. ``cli_debug_run`` needs no group: its run is a subprocess whose result the test
+# processes share on disk (the first that asks builds it).
 SHARED_RUN_SCOPES = {
-    # the longest scope, scheduled first: the command-line run, the kill chain, the cluster run
-    "cli_debug_run": (
-        "tests/test_kill.py::",
-        "tests/test_cluster.py::",
-        "tests/test_pii_logs.py::test_sample_pipeline_at_debug_logs_no_personal_data",
-        "tests/test_pipeline_e2e.py::test_run_command_prints_progress_and_summary",
-    ),
     "demo_warehouse": (
         "tests/test_notebooks.py::test_notebook_runs_on_the_demo_warehouse",
         "tests/test_report.py::test_report_on_the_demo_data_agrees_with_the_sample_files",
@@ -64,6 +70,9 @@ SHARED_RUN_SCOPES = {
         "tests/test_pipeline_e2e.py::",
     ),
 }
+# The longest scopes, handed out first so that they overlap instead of one ending the run alone
+# (``--no-loadscope-reorder`` keeps this order): the kill chain, the cluster run, the demo run.
+LONGEST_FIRST = ("tests/test_kill.py", "tests/test_cluster.py", "demo_warehouse")
 
 
 def xdist_scope(nodeid: str) -> str:
@@ -75,8 +84,7 @@ def xdist_scope(nodeid: str) -> str:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Check ``SHARED_RUN_SCOPES`` against the fixtures; put the ``cli_debug_run`` tests first
-    (``--no-loadscope-reorder`` keeps this order when the scopes are handed out)."""
+    """Check ``SHARED_RUN_SCOPES`` against the fixtures; put the ``LONGEST_FIRST`` scopes first."""
     wrong = []
     for item in items:
         uses = next((f for f in SHARED_RUN_SCOPES if f in getattr(item, "fixturenames", ())), None)
@@ -84,7 +92,12 @@ def pytest_collection_modifyitems(config, items):
             wrong.append(f"{item.nodeid} uses {uses} but is not listed under it")
     if wrong:
         raise pytest.UsageError("tests/conftest.py SHARED_RUN_SCOPES is out of date: " + "; ".join(wrong))
-    items.sort(key=lambda item: xdist_scope(item.nodeid) != "cli_debug_run")
+
+    def rank(item) -> int:
+        scope = xdist_scope(item.nodeid)
+        return LONGEST_FIRST.index(scope) if scope in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a scope stays
 
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist
@@ -126,15 +139,37 @@ def demo_warehouse(spark, config, tmp_path_factory):
 def cli_debug_run(tmp_path_factory):
     """``vaxclean run`` on ``sample/`` as the data center types it, in a fresh process, at DEBUG.
 
-    One subprocess run shared by the command-line test (progress lines, summary, no traceback)
-    and the personal-data log scan (tests/test_pii_logs.py). Several minutes: slow tests only.
-    Returns ``(completed_process, work_dir)``; the run's warehouse and --out are under work_dir.
+    One subprocess run shared by the command-line test (progress lines, summary, no traceback), the
+    personal-data log scan (tests/test_pii_logs.py), and the kill and cluster tests, which compare
+    their tables with it. Under pytest-xdist the test processes share it too: the first to ask runs
+    it under a file lock and leaves its result on disk; the others wait for the lock and read that.
+    Two minutes or more: slow tests only. Returns ``(completed_process, work_dir)``; the run's
+    warehouse and --out are under work_dir.
     """
+    import fcntl
+    import json
+    import os
+    import subprocess
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # this pytest run's folder, which holds every worker's basetemp
+    work, done = base / "cli-run", base / "cli-run.json"
+    with open(base / "cli-run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        if not done.exists():
+            work.mkdir(exist_ok=True)
+            proc = _cli_run(work)
+            done.write_text(json.dumps([proc.args, proc.returncode, proc.stdout, proc.stderr]))
+        args, returncode, stdout, stderr = json.loads(done.read_text())
+    return subprocess.CompletedProcess(args, returncode, stdout, stderr), work
+
+
+def _cli_run(work: Path):
     import os
     import subprocess
     import sys
 
-    work = tmp_path_factory.mktemp("cli-run")
     sample = ROOT / "sample"
     env = {**os.environ, "VAXCLEAN_HMAC_SECRET": CLI_RUN_SECRET, "PYTHONPATH": str(ROOT)}
     cmd = [
@@ -143,5 +178,4 @@ def cli_debug_run(tmp_path_factory):
         "--reports", str(sample / "facility_reports.csv"), "--warehouse", str(work / "wh"),
         "--out", str(work / "out"), "--log-level", "DEBUG", "--as-of", DEMO_AS_OF,
     ]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=3000)
-    return proc, work
+    return subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=3000)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
 
 from pyspark.sql import DataFrame, SparkSession
@@ -91,3 +93,12 @@ def run_at_once(
     for t in threads:
         t.join(timeout=timeout)
     return errors
+
+
+def as_multiset(df: DataFrame) -> Counter[str]:
+    """The rows as a multiset of JSON lines (arrays and nested rows are not hashable as they come).
+
+    For sample-sized tables: both sides of a comparison are collected and compared in Python, two
+    Spark jobs a table instead of four ``exceptAll`` jobs, and a difference shows as its rows only.
+    """
+    return Counter(json.dumps(r.asDict(recursive=True), sort_keys=True, default=str) for r in df.collect())

@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import urllib.request
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from tests.conftest import CLI_RUN_SECRET, DEMO_AS_OF
+from tests.helpers import as_multiset
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample"
@@ -55,6 +55,11 @@ SMALL_DATA = [
     "--conf", "spark.sql.adaptive.enabled=false",
     "--conf", "spark.databricks.delta.snapshotPartitions=2",
     "--conf", "spark.sql.sources.parallelPartitionDiscovery.parallelism=1",
+    # The JVMs' quick C1 compiler only, as in the other tests' Spark processes (tests/conftest.py):
+    # the cluster's driver and executors share two cores with the other test process. (This option
+    # replaces spark_submit.sh's own, so its log4j setting is repeated.)
+    "--driver-java-options", f"-Dlog4j2.configurationFile=file:{ROOT}/vaxclean/log4j2.properties -XX:TieredStopAtLevel=1",
+    "--conf", "spark.executor.extraJavaOptions=-XX:TieredStopAtLevel=1",
 ]  # fmt: skip
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
@@ -111,10 +116,12 @@ def cluster(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def warehouses(cluster, inputs, cli_debug_run, tmp_path_factory):
-    """The sample through spark-submit on the cluster (W1), and the local-mode run (``cli_debug_run``)."""
-    local_run, local = cli_debug_run
-    assert local_run.returncode == 0, local_run.stderr[-3000:]
+def warehouses(cluster, inputs, request, tmp_path_factory):
+    """The sample through spark-submit on the cluster (W1), and the local-mode run (``cli_debug_run``).
+
+    The local run is asked for after the cluster run: under pytest-xdist the other test process may
+    build it meanwhile (it is shared on disk), so the cluster run does not wait for it.
+    """
     base = tmp_path_factory.mktemp("runs")
     flags = ["--ledger", inputs["ledger"], "--register", inputs["register"], "--reports", inputs["reports"]]
     _run(
@@ -126,6 +133,8 @@ def warehouses(cluster, inputs, cli_debug_run, tmp_path_factory):
     with urllib.request.urlopen(cluster["ui"], timeout=10) as resp:
         master = json.load(resp)
     (base / "master.json").write_text(json.dumps(master, indent=1))
+    local_run, local = request.getfixturevalue("cli_debug_run")
+    assert local_run.returncode == 0, local_run.stderr[-3000:]
     return {
         "cluster": base / "W1",
         "local": local / "wh",
@@ -153,11 +162,6 @@ def comparable(df: DataFrame, name: str, out: Path) -> DataFrame:
             col = F.replace(col, F.lit(str(out)), F.lit("<out>"))
         cols.append(col.alias(f.name))
     return df.select(*cols)
-
-
-def as_multiset(df: DataFrame) -> Counter[str]:
-    """The rows as a multiset of JSON lines (arrays and nested rows are not hashable as they come)."""
-    return Counter(json.dumps(r.asDict(recursive=True), sort_keys=True, default=str) for r in df.collect())
 
 
 def test_the_run_went_through_the_cluster(cluster, warehouses):

@@ -47,7 +47,7 @@ def test_notebook_runs_on_the_demo_warehouse(name, demo_warehouse):
     # The kernel must start its own Spark, not attach to this process's gateway.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYSPARK_GATEWAY")}
     env["VAXCLEAN_WAREHOUSE"] = demo_warehouse.warehouse
-    env["VAXCLEAN_CONFIG"] = str(ROOT / "conf" / "sample.yaml")  # sample-sized data
+    env["VAXCLEAN_CONFIG"] = str(ROOT / "tests" / "conf" / "short-process.yaml")  # sample-sized data
     client = NotebookClient(
         book, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}}
     )

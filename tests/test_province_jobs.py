@@ -43,7 +43,7 @@ def test_three_province_jobs_at_once_all_land(spark, cfg, tmp_path):
     """Three province jobs on one national export, started at once on a new warehouse: they race
     to create the tables (the case that once lost a province) and every province still lands."""
     new = ledger_file(tmp_path / "new.csv", NEW)
-    cmd = [sys.executable, "-m", "jobs.ingest", "--config", "conf/sample.yaml", "--warehouse", cfg.warehouse,
+    cmd = [sys.executable, "-m", "jobs.ingest", "--config", "tests/conf/short-process.yaml", "--warehouse", cfg.warehouse,
            "--out", cfg.out, "--ledger", str(new)]  # fmt: skip
     jobs = [
         subprocess.Popen(
