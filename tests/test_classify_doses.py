@@ -10,7 +10,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import types as T
 
-from tests.helpers import ledger_rows, register_rows, with_own_ids
+from tests.helpers import as_multiset, ledger_rows, register_rows, with_own_ids
 from transforms.classify import build_signing_queue, classify_doses, classify_subjects
 from transforms.ledger import build_subjects, normalize_doses, normalize_register
 
@@ -81,19 +81,25 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def tables(spark):
+def classify_cases(spark):
+    """``CASES`` through normalising, subjects, subject and dose checks and the signing queue."""
     rows, register_raw = with_own_ids(CASES, REGISTER, first=800000)
     doses = normalize_doses(ledger_rows(spark, rows), missing_id_tokens=MISSING).cache()
     register = normalize_register(register_rows(spark, register_raw))
     subjects = build_subjects(doses)
     checks = classify_subjects(subjects, register).cache()
     dose_checks = classify_doses(doses, subjects, checks, register, **RULES).cache()
-    queue = build_signing_queue(doses, checks, dose_checks)
+    return dose_checks, build_signing_queue(doses, checks, dose_checks)
+
+
+@pytest.fixture(scope="module")
+def tables(spark):
+    dose_checks, queue = classify_cases(spark)
     return {
         "doses": {r["record_id"]: list(r["error_codes"]) for r in dose_checks.collect()},
         "queue": {r["record_id"]: (r["signable"], list(r["block_reasons"])) for r in queue.collect()},
         "queue_df": queue,
+        "dose_checks_df": dose_checks,
     }
 
 
@@ -178,3 +184,21 @@ def test_signing_queue_contract_columns(spark, tables):
         [("ok-1", "ok", True, []), ("dup-2", "dup", False, ["DOSE_DUPLICATE"])], schema
     )
     assert_df_equality(out, expected, ignore_nullable=True, ignore_row_order=True)
+
+
+def test_generated_code_gives_the_rows_of_interpreted_evaluation(spark, tables):
+    """The tests evaluate expressions interpreted (tests/conftest.py); production runs compile them.
+
+    The same cases with Spark's generated code forced on must give the same dose checks and queue.
+    """
+    interpreted = (as_multiset(tables["dose_checks_df"]), as_multiset(tables["queue_df"]))
+    saved = {k: spark.conf.get(k) for k in ("spark.sql.codegen.wholeStage", "spark.sql.codegen.factoryMode")}
+    spark.conf.set("spark.sql.codegen.wholeStage", "true")
+    spark.conf.set("spark.sql.codegen.factoryMode", "CODEGEN_ONLY")  # a compile failure fails the test
+    try:
+        dose_checks, queue = classify_cases(spark)
+        generated = (as_multiset(dose_checks), as_multiset(queue))
+    finally:
+        for key, value in saved.items():
+            spark.conf.set(key, value)
+    assert generated == interpreted
