@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,8 +31,9 @@ TEST_SPARK_CONF = {
     # Interpreted expressions instead of generated and compiled Java (as conf/sample.yaml): literal
     # frames of a few rows spend more in code generation and compilation than in the rows.
     # Measured on 30 Nov 2026 (test_classify_doses + test_report, 31 tests): 60.3 s against 75.6 s.
-    # The generated-code path stays covered: the cluster test runs with code generation and must
-    # match the local run row for row.
+    # The generated-code path stays covered: test_classify_doses reruns its cases with code
+    # generation forced on and must get the same rows; the cluster test (pytest -m cluster) runs the
+    # whole pipeline with it and must match the local run row for row.
     "spark.sql.codegen.wholeStage": "false",
     "spark.sql.codegen.factoryMode": "NO_CODEGEN",
     # The JVM's quick C1 compiler only: the same test time with a third less CPU (measured on 30
@@ -117,8 +123,6 @@ def demo_warehouse(spark, config, tmp_path_factory):
 
     Several minutes: only for tests marked ``slow``. Returns the config pointing at it.
     """
-    import os
-
     from jobs.run import run
 
     os.environ.setdefault("VAXCLEAN_HMAC_SECRET", "test-secret")
@@ -146,11 +150,6 @@ def cli_debug_run(tmp_path_factory):
     Two minutes or more: slow tests only. Returns ``(completed_process, work_dir)``; the run's
     warehouse and --out are under work_dir.
     """
-    import fcntl
-    import json
-    import os
-    import subprocess
-
     base = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         base = base.parent  # this pytest run's folder, which holds every worker's basetemp
@@ -165,11 +164,7 @@ def cli_debug_run(tmp_path_factory):
     return subprocess.CompletedProcess(args, returncode, stdout, stderr), work
 
 
-def _cli_run(work: Path):
-    import os
-    import subprocess
-    import sys
-
+def _cli_run(work: Path) -> subprocess.CompletedProcess:
     sample = ROOT / "sample"
     env = {**os.environ, "VAXCLEAN_HMAC_SECRET": CLI_RUN_SECRET, "PYTHONPATH": str(ROOT)}
     cmd = [

@@ -192,6 +192,8 @@ def test_generated_code_gives_the_rows_of_interpreted_evaluation(spark, tables):
     The same cases with Spark's generated code forced on must give the same dose checks and queue.
     """
     interpreted = (as_multiset(tables["dose_checks_df"]), as_multiset(tables["queue_df"]))
+    # Spark would answer the rerun from the fixture's cached (interpreted) frames: same plans.
+    spark.catalog.clearCache()
     saved = {k: spark.conf.get(k) for k in ("spark.sql.codegen.wholeStage", "spark.sql.codegen.factoryMode")}
     spark.conf.set("spark.sql.codegen.wholeStage", "true")
     spark.conf.set("spark.sql.codegen.factoryMode", "CODEGEN_ONLY")  # a compile failure fails the test
