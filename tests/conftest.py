@@ -59,84 +59,52 @@ def spark(config, tmp_path_factory):
 DEMO_AS_OF = "2022-12-31"  # sample/manifest.json: the day the sample was exported
 CLI_RUN_SECRET = "cli-test-secret"  # the HMAC secret of ``cli_debug_run`` (and of the kill tests)
 
-# --- two test processes (pytest-xdist: pytest -n 2 --no-loadscope-reorder, as scripts/test.sh runs) ---
-# The unit of work a worker takes is a *scope*: every test of one module together (its module
-# fixtures are built once), except the tests of ``demo_warehouse``, the in-process pipeline run on
-# the sample, which form one scope (the run is built once per test process, so once in all).
-# xdist's own ``loadgroup`` cannot do this with pytest 9 (it renames ``item._nodeid``, which pytest 9
-# no longer reads), and the controller that schedules sees only test ids, so the group is listed
-# here by id; collection checks the list against the fixtures each test really uses and stops on a
-# difference. ``cli_debug_run`` needs no group: its run is a subprocess whose result the test
-# processes share on disk (the first that asks builds it).
-SHARED_RUN_SCOPES = {
-    "demo_warehouse": (
-        "tests/test_notebooks.py::test_notebook_runs_on_the_demo_warehouse",
-        "tests/test_report.py::test_report_on_the_demo_data_agrees_with_the_sample_files",
-        "tests/test_province_jobs.py::test_two_province_exports_at_once_write_exactly_their_communes",
-        "tests/test_pipeline_e2e.py::",
-    ),
-}
-# The longest scopes, handed out first so that they overlap instead of one ending the run alone
-# (``--no-loadscope-reorder`` keeps this order): the kill chain, the cluster run, the demo run.
-LONGEST_FIRST = ("tests/test_kill.py", "tests/test_cluster.py", "demo_warehouse")
 
-
-def xdist_scope(nodeid: str) -> str:
-    """The xdist work unit of a test: its shared pipeline run, or its module."""
-    for fixture, prefixes in SHARED_RUN_SCOPES.items():
-        if nodeid.startswith(prefixes):
-            return fixture
-    return nodeid.split("::", 1)[0]
+# --- two test processes (pytest-xdist: pytest -n 2 --dist loadscope, as scripts/test.sh runs) ---
+# A worker takes a module at a time (its module fixtures are built once). The one whole pipeline
+# run the slow tests share, ``cli_debug_run``, is a subprocess whose result both test processes
+# read from disk (the first that asks builds it), so no module needs to sit with another.
+# The longest modules are handed out first (``--no-loadscope-reorder`` keeps this order) so that
+# they overlap instead of one ending the run alone: the kill chain and the cluster run when they are
+# selected, then the personal-data scan (which builds the shared run) beside the daily tests (which
+# do not need it), so neither process waits for the other's run at the start.
+LONGEST_FIRST = (
+    "tests/test_kill.py",
+    "tests/test_cluster.py",
+    "tests/test_pii_logs.py",
+    "tests/test_daily.py",
+    "tests/test_notebooks.py",
+    "tests/test_workbooks.py",
+)
 
 
 def pytest_collection_modifyitems(config, items):
-    """Check ``SHARED_RUN_SCOPES`` against the fixtures; put the ``LONGEST_FIRST`` scopes first."""
-    wrong = []
-    for item in items:
-        uses = next((f for f in SHARED_RUN_SCOPES if f in getattr(item, "fixturenames", ())), None)
-        if uses is not None and xdist_scope(item.nodeid) != uses:  # it would build the run again
-            wrong.append(f"{item.nodeid} uses {uses} but is not listed under it")
-    if wrong:
-        raise pytest.UsageError("tests/conftest.py SHARED_RUN_SCOPES is out of date: " + "; ".join(wrong))
+    """Put the ``LONGEST_FIRST`` modules first, in that order."""
 
     def rank(item) -> int:
-        scope = xdist_scope(item.nodeid)
-        return LONGEST_FIRST.index(scope) if scope in LONGEST_FIRST else len(LONGEST_FIRST)
+        module = item.nodeid.split("::", 1)[0]
+        return LONGEST_FIRST.index(module) if module in LONGEST_FIRST else len(LONGEST_FIRST)
 
-    items.sort(key=rank)  # stable: the order within a scope stays
-
-
-@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist
-def pytest_xdist_make_scheduler(config, log):
-    from xdist.scheduler import LoadScopeScheduling
-
-    class SharedRunScheduling(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return xdist_scope(nodeid)
-
-    return SharedRunScheduling(config, log)
+    items.sort(key=rank)  # stable: the order within a module stays
 
 
 @pytest.fixture(scope="session")
-def demo_warehouse(spark, config, tmp_path_factory):
-    """The demo's warehouse (scripts/demo.sh): the whole pipeline run once on ``sample/``.
+def demo_warehouse(cli_debug_run):
+    """The demo's warehouse: the whole pipeline run once on ``sample/`` (``cli_debug_run``, the
+    command-line run with conf/sample.yaml, as scripts/demo.sh runs it).
 
-    Several minutes: only for tests marked ``slow``. Returns the config pointing at it.
+    Several minutes the first time: only for tests marked ``slow``. Returns the config (the
+    run's own, conf/sample.yaml) pointing at that warehouse and --out. The kill and cluster tests
+    compare their tables with this warehouse, so tests must not change it: a test that writes (a
+    report, another export) works on a copy of the tables it needs.
     """
-    from jobs.run import run
-
-    os.environ.setdefault("VAXCLEAN_HMAC_SECRET", "test-secret")
-    base = tmp_path_factory.mktemp("demo")
-    cfg = config.with_overrides(warehouse=str(base / "warehouse"), out=str(base / "out"), as_of=DEMO_AS_OF)
-    sample = ROOT / "sample"
-    run(
-        spark,
-        cfg,
-        ledger=str(sample / "ledger.csv"),
-        register=str(sample / "register.csv"),
-        reports=str(sample / "facility_reports.csv"),
+    run, work = cli_debug_run
+    assert run.returncode == 0, run.stderr[-3000:]
+    # Steps run in this process on this warehouse (the rerun test) sign with the run's secret.
+    os.environ["VAXCLEAN_HMAC_SECRET"] = CLI_RUN_SECRET
+    return load_config(ROOT / "conf" / "sample.yaml").with_overrides(
+        warehouse=str(work / "wh"), out=str(work / "out"), as_of=DEMO_AS_OF
     )
-    return cfg
 
 
 @pytest.fixture(scope="session")
