@@ -9,4 +9,4 @@ bash scripts/setup.sh
 bash scripts/install-system-deps.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/python -m pytest -n 2 --no-loadscope-reorder "$@"
+.venv/bin/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder "$@"
