@@ -22,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--class-archive",
         action="store_true",
-        help="also build a class-data archive of Spark and Delta there (about a minute, ~200 MB), which "
+        help="also build a class-data archive of Spark and Delta there (about 90 s, ~200 MB), which "
         "local jobs then map to start faster; built again when Spark, Delta or Java changed",
     )
     args = p.parse_args(list(sys.argv[1:] if argv is None else argv))

@@ -16,14 +16,11 @@ speed-up, never a run. Clusters are untouched: under spark-submit the session is
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-
-log = logging.getLogger(__name__)
 
 ARCHIVE_NAME = "spark-classes.jsa"
 # Off: a missing or mismatched archive is not worth a warning on every job.
