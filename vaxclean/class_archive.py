@@ -94,37 +94,26 @@ def build(jars_dir: str | os.PathLike[str]) -> Path:
 
 
 def _workload(jars_dir: str, dump_to: str) -> None:
-    """A local session like :func:`vaxclean.spark.get_spark`'s that dumps its classes at exit, and
-    a few rows through what the pipeline uses (CSV, Delta write, MERGE, replaceWhere, history,
+    """A local session as :func:`vaxclean.spark.get_spark` starts one, dumping its classes at exit,
+    and a few rows through what the pipeline uses (CSV, Delta write, MERGE, replaceWhere, history,
     joins, windows, a Python UDF)."""
     from delta.tables import DeltaTable
     from pyspark import SparkContext
-    from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
     from pyspark.sql.window import Window
 
-    from vaxclean.jars import find_delta_jars
-    from vaxclean.spark import DELTA_CONF, LOG4J_CONF
+    from vaxclean.spark import start_session
 
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    conf = {
-        **DELTA_CONF,
-        "spark.master": "local[2]",
+    extra = {
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.shuffle.partitions": "1",
         "spark.databricks.delta.snapshotPartitions": "1",
-        "spark.jars": ",".join(find_delta_jars(jars_dir)),
-        "spark.driver.extraJavaOptions": (
-            f"-XX:ArchiveClassesAtExit={dump_to} {QUIET} -XX:TieredStopAtLevel=1 "
-            f"-Dlog4j2.configurationFile=file:{LOG4J_CONF}"
-        ),
+        # start_session adds the log4j setting, and no archive to map while this one is written.
+        "spark.driver.extraJavaOptions": f"-XX:ArchiveClassesAtExit={dump_to} {QUIET} "
+        "-XX:TieredStopAtLevel=1",
     }
-    builder = SparkSession.builder.appName("vaxclean-class-archive")
-    for key, value in conf.items():
-        builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    spark = start_session("vaxclean-class-archive", "local[2]", {}, jars_dir, extra_conf=extra)
     with tempfile.TemporaryDirectory(prefix="vaxclean-cds-") as tmp:
         csv = Path(tmp) / "in.csv"
         csv.write_text("id,name,born,province\n1,An,1985-03-05,79\n2,Bình,1990-07-01,01\n", encoding="utf-8")

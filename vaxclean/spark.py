@@ -42,13 +42,24 @@ def get_spark(cfg: Config, *, extra_conf: dict[str, str] | None = None) -> Spark
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
+    return start_session(cfg.app_name, cfg.master, cfg.spark_conf, cfg.jars_dir, extra_conf=extra_conf)
 
-    builder = SparkSession.builder.appName(cfg.app_name)
-    conf = {**cfg.spark_conf, **DELTA_CONF, **(extra_conf or {})}
+
+def start_session(
+    app_name: str,
+    master: str | None,
+    spark_conf: dict[str, str],
+    jars_dir: str | None,
+    *,
+    extra_conf: dict[str, str] | None = None,
+) -> SparkSession:
+    """Build a session with Delta enabled (what :func:`get_spark` does when none is active)."""
+    builder = SparkSession.builder.appName(app_name)
+    conf = {**spark_conf, **DELTA_CONF, **(extra_conf or {})}
     if not _under_spark_submit():
-        if cfg.master:
-            builder = builder.master(cfg.master)
-        if cfg.master and cfg.master.startswith("local"):
+        if master:
+            builder = builder.master(master)
+        if master and master.startswith("local"):
             # Quiet the loopback warning and keep the driver on this machine; Python workers use
             # this interpreter (the project's venv), not whatever python3 is first on PATH.
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -56,12 +67,12 @@ def get_spark(cfg: Config, *, extra_conf: dict[str, str] | None = None) -> Spark
             java_opts = conf.get("spark.driver.extraJavaOptions", "")
             if "SharedArchive" not in java_opts and "ArchiveClassesAtExit" not in java_opts:
                 # Spark's classes from the archive `vaxclean setup --class-archive` built, if any.
-                java_opts = f"{java_opts} {class_archive.java_options(cfg.jars_dir)}"
+                java_opts = f"{java_opts} {class_archive.java_options(jars_dir)}"
             conf["spark.driver.extraJavaOptions"] = (
                 f"{java_opts.strip()} -Dlog4j2.configurationFile=file:{LOG4J_CONF}".strip()
             )
-        if cfg.jars_dir:
-            jars = find_delta_jars(cfg.jars_dir)
+        if jars_dir:
+            jars = find_delta_jars(jars_dir)
             existing = [j for j in conf.get("spark.jars", "").split(",") if j]
             conf["spark.jars"] = ",".join(existing + jars)
     for key, value in conf.items():
