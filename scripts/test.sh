@@ -2,7 +2,7 @@
 # Second command of the README (and what CI runs): set everything up, then the whole test suite,
 # slow end-to-end tests included, in two test processes (pytest-xdist; tests/conftest.py says how
 # the work is shared between them). `bash scripts/test.sh -m 'not pending'` adds the kill chain and
-# the cluster run (33.5 minutes on two cores, over CI's 30: see README, Tests).
+# the cluster run (about 35 minutes on two cores, over CI's 30: see README, Tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
