@@ -16,11 +16,13 @@ from vaxclean.spark import get_spark
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# With -XX:TieredStopAtLevel=1 (the C1 compiler only) the JVM reserves 48 MB for compiled code; one
-# sample run compiles ~68 MB, so the cache fills and the JVM flushes and recompiles for the rest of the
-# process. Measured on 1 Dec 2026, the sample run, C1 without and with this, alternately (2 pairs):
+# The tests' Spark JVMs (this session, the cluster test's driver and executors; the same options are
+# in tests/conf/short-process.yaml): the quick C1 compiler only, with C2's 256 MB of code cache. With
+# -XX:TieredStopAtLevel=1 alone the JVM reserves 48 MB for compiled code; one sample run compiles
+# ~68 MB, so the cache fills and the JVM flushes and recompiles for the rest of the process. Measured
+# on 1 Dec 2026, the sample run, C1 without and with the larger cache, alternately (2 pairs):
 # 243 -> 212 and 268 -> 233 busy core-seconds (-13 %), 172 -> 157 s and 185 -> 170 s.
-CODE_CACHE = "-XX:ReservedCodeCacheSize=256m"
+TEST_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
 
 TEST_SPARK_CONF = {
     "spark.master": "local[2]",
@@ -45,9 +47,7 @@ TEST_SPARK_CONF = {
     # The JVM's quick C1 compiler only: the same test time with a third less CPU (measured on 30
     # Nov 2026, the same 31 tests: 70.0 s and 86 core-seconds against 69.5 s and 129), and CPU is
     # what two test processes on two cores share. get_spark appends the log4j setting to this.
-    # C1 alone gets a 48 MB code cache by default (C2's is 240 MB); a test process fills it within
-    # minutes, and then the JVM keeps flushing and recompiling. CODE_CACHE gives it C2's room.
-    "spark.driver.extraJavaOptions": f"-XX:TieredStopAtLevel=1 {CODE_CACHE}",
+    "spark.driver.extraJavaOptions": TEST_JVM_OPTIONS,
 }
 
 

@@ -23,7 +23,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from tests.conftest import CLI_RUN_SECRET, CODE_CACHE, DEMO_AS_OF
+from tests.conftest import CLI_RUN_SECRET, DEMO_AS_OF, TEST_JVM_OPTIONS
 from tests.helpers import as_multiset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,11 +58,10 @@ SMALL_DATA = [
     # The JVMs' quick C1 compiler only, as in the other tests' Spark processes (tests/conftest.py):
     # the cluster's driver and executors share two cores with the other test process. (This option
     # replaces spark_submit.sh's own, so its log4j setting is repeated.)
-    # With C1 alone the JVM's code cache is 48 MB, which a pipeline run outgrows: CODE_CACHE
-    # (tests/conftest.py) gives it C2's room, so it does not flush and recompile.
+    # (TEST_JVM_OPTIONS: C1 with C2's code cache, tests/conftest.py.)
     "--driver-java-options",
-    f"-Dlog4j2.configurationFile=file:{ROOT}/vaxclean/log4j2.properties -XX:TieredStopAtLevel=1 {CODE_CACHE}",
-    "--conf", f"spark.executor.extraJavaOptions=-XX:TieredStopAtLevel=1 {CODE_CACHE}",
+    f"-Dlog4j2.configurationFile=file:{ROOT}/vaxclean/log4j2.properties {TEST_JVM_OPTIONS}",
+    "--conf", f"spark.executor.extraJavaOptions={TEST_JVM_OPTIONS}",
     # Expressions interpreted, as conf/sample.yaml has them for sample-sized data. Measured on 30
     # Nov 2026, the module alone (the local run included): 545 s and 859 core-seconds against 596 s
     # and 960 with generated code. Generated code stays tested by test_classify_doses.
