@@ -27,7 +27,7 @@ from vaxclean.config import Config
 from vaxclean.jobkit import add_province_flag, argv_or_sys, load, parser, run_main
 from vaxclean.jobkit import provinces as province_codes
 from vaxclean.logs import StepResult, progress
-from vaxclean.readers import read_input
+from vaxclean.readers import fingerprint, list_input_files, read_input
 from vaxclean.spark import get_spark
 
 log = logging.getLogger(__name__)
@@ -68,14 +68,11 @@ def split_duplicate_records(rows: DataFrame) -> tuple[DataFrame, DataFrame]:
 
 def _write_rejects(rejects: DataFrame, cfg: Config, name: str, files: Sequence[str]) -> int:
     """Replace the rejects of these source files (so a re-ingest never leaves stale rejects)."""
-    path = cfg.table_path(name)
     rejects = rejects.cache()
     n = rejects.count()
-    if not delta_io.exists(rejects.sparkSession, path):  # empty first: see delta_io.replace_partitions
-        rejects.limit(0).write.format("delta").mode("append").save(path)
-    rejects.write.format("delta").mode("overwrite").option(
-        "replaceWhere", delta_io.partition_predicate("source_file", files)
-    ).save(path)
+    delta_io.replace_where(
+        rejects, cfg, name, delta_io.partition_predicate("source_file", files), empty=n == 0
+    )
     rejects.unpersist()
     return n
 
@@ -89,22 +86,30 @@ def ingest_ledger(
     so several province jobs can ingest slices of one national export at the same time.
     """
     with progress("ingest ledger") as result:
-        batch = read_input(spark, path, cfg.ledger, columns=schemas.LEDGER_COLUMNS, kind="ledger")
-        inputs: dict[str, object] = {"ledger_files": batch.run_id}
+        # Whether this export is in already is decided from the files' hash, before Spark reads them;
+        # the scope of a national ingest (the provinces in the export) follows from the files too.
+        run_id = fingerprint(list_input_files(path))
+        inputs: dict[str, object] = {"ledger_files": run_id}
+        if provinces is not None:
+            inputs["provinces"] = sorted(provinces)
+            done = delta_io.step_done(spark, cfg, "ingest_ledger", inputs, scope=",".join(sorted(provinces)))
+        else:
+            done = delta_io.done_scope(spark, cfg, "ingest_ledger", inputs) is not None
+        if done:
+            result.note = "same input already ingested: nothing to do"
+            return result
+        batch = read_input(
+            spark, path, cfg.ledger, columns=schemas.LEDGER_COLUMNS, kind="ledger", run_id=run_id
+        )
         keep, dup_rejects = split_duplicate_records(batch.rows)
         rows = with_partition_province(keep)
         if provinces is not None:
-            inputs["provinces"] = sorted(provinces)
             rows = rows.filter(F.col("province_code").isin(list(provinces)))
         rows = rows.cache()
         if provinces is None:
             provinces = sorted(r[0] for r in rows.select("province_code").distinct().collect())
         provinces = sorted(provinces)
         scope = ",".join(provinces)
-        if delta_io.step_done(spark, cfg, "ingest_ledger", inputs, scope=scope):
-            rows.unpersist()
-            result.note = "same input already ingested: nothing to do"
-            return result
         result.rows = rows.count()
         delta_io.replace_partitions(
             rows,
@@ -131,11 +136,14 @@ def ingest_ledger(
 
 def ingest_register(spark: SparkSession, cfg: Config, path: str) -> StepResult:
     with progress("ingest register") as result:
-        batch = read_input(spark, path, cfg.register, columns=schemas.REGISTER_COLUMNS, kind="register")
-        inputs = {"register_files": batch.run_id}
+        run_id = fingerprint(list_input_files(path))  # skip before reading (see ingest_ledger)
+        inputs = {"register_files": run_id}
         if delta_io.step_done(spark, cfg, "ingest_register", inputs):
             result.note = "same snapshot already ingested: nothing to do"
             return result
+        batch = read_input(
+            spark, path, cfg.register, columns=schemas.REGISTER_COLUMNS, kind="register", run_id=run_id
+        )
         register = normalize_register(batch.rows).cache()
         result.rows = register.count()
         delta_io.overwrite(register, cfg, REGISTER, partition_column="province_code")
@@ -148,17 +156,19 @@ def ingest_register(spark: SparkSession, cfg: Config, path: str) -> StepResult:
 
 def ingest_facility_reports(spark: SparkSession, cfg: Config, path: str) -> StepResult:
     with progress("ingest reports") as result:
+        run_id = fingerprint(list_input_files(path))  # skip before reading (see ingest_ledger)
+        inputs = {"report_files": run_id}
+        if delta_io.step_done(spark, cfg, "ingest_facility_reports", inputs):
+            result.note = "same input already ingested: nothing to do"
+            return result
         batch = read_input(
             spark,
             path,
             cfg.facility_reports,
             columns=schemas.FACILITY_REPORT_COLUMNS,
             kind="facility reports",
+            run_id=run_id,
         )
-        inputs = {"report_files": batch.run_id}
-        if delta_io.step_done(spark, cfg, "ingest_facility_reports", inputs):
-            result.note = "same input already ingested: nothing to do"
-            return result
         reports = normalize_facility_reports(batch.rows).cache()
         result.rows = reports.count()
         delta_io.overwrite(reports, cfg, FACILITY_REPORTS)

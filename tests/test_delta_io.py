@@ -82,3 +82,23 @@ def test_sync_updates_inserts_and_deletes(spark, held_table):
     )
     got = delta_io.read(spark, held_table, "t").select("k", "p", "v", "m")
     assert_df_equality(got.orderBy("k", "p"), expected.orderBy("k", "p"))
+
+
+def test_replace_where_with_no_rows_and_nothing_to_remove_writes_no_version(spark, held_table):
+    empty = spark.createDataFrame([], TABLE_SCHEMA)
+    delta_io.replace_where(empty, held_table, "t", "p = '92'", empty=True)
+    assert delta_io.version(spark, held_table, "t") == 0
+
+
+def test_replace_where_with_no_rows_removes_the_matching_ones(spark, held_table):
+    empty = spark.createDataFrame([], TABLE_SCHEMA)
+    delta_io.replace_where(empty, held_table, "t", "p = '48'", empty=True)
+    got = sorted(r["k"] for r in delta_io.read(spark, held_table, "t").collect())
+    assert got == ["a", "b"]
+
+
+def test_replace_where_creates_a_missing_table_even_without_rows(spark, held_table):
+    empty = spark.createDataFrame([], TABLE_SCHEMA)
+    delta_io.replace_where(empty, held_table, "new", "p = '01'", empty=True)
+    assert delta_io.version(spark, held_table, "new") == 0
+    assert delta_io.read(spark, held_table, "new").schema == empty.schema

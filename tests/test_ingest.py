@@ -92,6 +92,16 @@ def test_reingest_replaces_exactly_that_province(spark, cfg, tmp_path):
     assert rows == [("01", "A2"), ("79", "B1")]
 
 
+def test_an_export_ingested_again_after_another_replaces_it(spark, cfg, tmp_path):
+    """A, then B, then A again: A is not skipped as "already ingested", B's rows are gone."""
+    a = str(ledger_file(tmp_path / "a.csv", [("A1", "S1", "79")]))
+    ingest_ledger(spark, cfg, a)
+    ingest_ledger(spark, cfg, str(ledger_file(tmp_path / "b.csv", [("B1", "S2", "79")])))
+    result = ingest_ledger(spark, cfg, a)
+    assert [r["record_id"] for r in delta_io.read(spark, cfg, "ledger_raw").collect()] == ["A1"]
+    assert result.rows == 1
+
+
 def test_same_input_twice_writes_nothing(spark, cfg, tmp_path):
     path = str(ledger_file(tmp_path / "a.csv", [("A1", "S1", "79")]))
     ingest_ledger(spark, cfg, path)

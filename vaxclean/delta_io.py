@@ -120,6 +120,24 @@ def replace_partitions(
     df.write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(path)
 
 
+def replace_where(df: DataFrame, cfg: Config, name: str, predicate: str, *, empty: bool) -> None:
+    """Replace the rows of table ``name`` that match ``predicate`` with ``df`` (``empty``: it has no
+    rows; the caller knows from its count).
+
+    One commit, or none when there is nothing to add or remove: a missing table is created by
+    appending ``df`` (even empty: the table exists afterwards); an empty ``df`` is a DELETE, which
+    commits nothing when no row matches. A creation that loses a race with a concurrent writer's
+    raises a Delta conflict (``retry_on_conflict``)."""
+    path = cfg.table_path(name)
+    spark = df.sparkSession
+    if not exists(spark, path):
+        df.write.format("delta").mode("append").save(path)
+    elif empty:
+        DeltaTable.forPath(spark, path).delete(predicate)
+    else:
+        df.write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(path)
+
+
 def _same_content(spark: SparkSession, path: str, df: DataFrame) -> bool:
     current = spark.read.format("delta").load(path)
     if current.schema.simpleString() != df.schema.simpleString():
@@ -360,6 +378,30 @@ def step_done(
         .first()
     )
     return last is not None and last[0] == inputs_key(inputs)
+
+
+def done_scope(spark: SparkSession, cfg: Config, step: str, inputs: Mapping[str, object]) -> str | None:
+    """The scope over which ``step`` last ran with exactly these inputs, when that run is still the
+    latest of its scope (``step_done`` for that scope); None otherwise.
+
+    For a step whose scope follows from its inputs (the provinces found in an export): it can be
+    skipped without reading the input to learn the scope."""
+    path = cfg.table_path(RUNS_TABLE)
+    if not exists(spark, path):
+        return None
+    latest = F.max_by("inputs_key", "finished_at")  # per scope: the inputs of its latest run
+    found = (
+        spark.read.format("delta")
+        .load(path)
+        .filter(F.col("step") == step)
+        .groupBy("scope")
+        .agg(latest.alias("inputs_key"), F.max("finished_at").alias("finished_at"))
+        .filter(F.col("inputs_key") == inputs_key(inputs))
+        .orderBy(F.col("finished_at").desc())
+        .select("scope")
+        .first()
+    )
+    return None if found is None else found[0]
 
 
 def record_step(

@@ -313,12 +313,21 @@ def _read_parquet(spark: SparkSession, path: Path, spec: InputSpec) -> tuple[Dat
 
 
 def read_input(
-    spark: SparkSession, path: str, spec: InputSpec, *, columns: tuple[str, ...], kind: str
+    spark: SparkSession,
+    path: str,
+    spec: InputSpec,
+    *,
+    columns: tuple[str, ...],
+    kind: str,
+    run_id: str | None = None,
 ) -> InputBatch:
-    """Read a file or folder of CSV/Parquet into contract columns (text) with lineage columns."""
+    """Read a file or folder of CSV/Parquet into contract columns (text) with lineage columns.
+
+    ``run_id``: the files' ``fingerprint`` when the caller has it already (it hashed them to decide
+    whether to read them at all); otherwise computed here."""
     files = list_input_files(path)
     check_input_files(files, spec)
-    run_id = fingerprint(files)
+    run_id = run_id or fingerprint(files)
     good: DataFrame | None = None
     bad: DataFrame | None = None
     for f in files:
