@@ -6,6 +6,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -102,3 +103,31 @@ def as_multiset(df: DataFrame) -> Counter[str]:
     Spark jobs a table instead of four ``exceptAll`` jobs, and a difference shows as its rows only.
     """
     return Counter(json.dumps(r.asDict(recursive=True), sort_keys=True, default=str) for r in df.collect())
+
+
+def table_versions(warehouse: Path) -> dict[str, int]:
+    """Every Delta table's current version, checked from its log alone.
+
+    A table is consistent when its commit files are numbered 0..n without a gap, each is whole JSON
+    lines, and every data file live at version n (added and not removed) exists.
+    """
+    versions: dict[str, int] = {}
+    for log in sorted(warehouse.glob("*/_delta_log")):
+        commits = sorted(log.glob("[0-9]" * 20 + ".json"))
+        if not commits:
+            continue  # data files of a first write that never committed: not a table yet
+        numbers = [int(c.stem) for c in commits]
+        assert numbers == list(range(len(numbers))), f"{log}: commit files {numbers}"
+        live: set[str] = set()
+        for commit in commits:
+            for line in commit.read_text(encoding="utf-8").splitlines():
+                action = json.loads(line)  # a torn commit file would fail here
+                if "add" in action:
+                    live.add(action["add"]["path"])
+                elif "remove" in action:
+                    live.discard(action["remove"]["path"])
+        table = log.parent
+        missing = [p for p in live if not (table / p).exists()]
+        assert not missing, f"{table.name}: live data files missing: {missing[:3]}"
+        versions[table.name] = numbers[-1]
+    return versions

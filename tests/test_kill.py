@@ -19,7 +19,6 @@ skipped); a last rerun completes and its tables are compared row for row with th
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from tests.conftest import CLI_RUN_SECRET, DEMO_AS_OF
-from tests.helpers import as_multiset
+from tests.helpers import as_multiset, table_versions
 from vaxclean.jars import find_delta_jars
 
 pytestmark = [pytest.mark.slow, pytest.mark.kill]
@@ -117,34 +116,6 @@ def pipeline(root: Path, data: Path, hook: str, *, kill_at: str | None = None) -
 
 
 # --- checking the tables -------------------------------------------------------------------------------
-
-
-def table_versions(warehouse: Path) -> dict[str, int]:
-    """Every Delta table's current version, checked from its log alone.
-
-    A table is consistent when its commit files are numbered 0..n without a gap, each is whole JSON
-    lines, and every data file live at version n (added and not removed) exists.
-    """
-    versions: dict[str, int] = {}
-    for log in sorted(warehouse.glob("*/_delta_log")):
-        commits = sorted(log.glob("[0-9]" * 20 + ".json"))
-        if not commits:
-            continue  # data files of a first write that never committed: not a table yet
-        numbers = [int(c.stem) for c in commits]
-        assert numbers == list(range(len(numbers))), f"{log}: commit files {numbers}"
-        live: set[str] = set()
-        for commit in commits:
-            for line in commit.read_text(encoding="utf-8").splitlines():
-                action = json.loads(line)  # a torn commit file would fail here
-                if "add" in action:
-                    live.add(action["add"]["path"])
-                elif "remove" in action:
-                    live.discard(action["remove"]["path"])
-        table = log.parent
-        missing = [p for p in live if not (table / p).exists()]
-        assert not missing, f"{table.name}: live data files missing: {missing[:3]}"
-        versions[table.name] = numbers[-1]
-    return versions
 
 
 def comparable(df: DataFrame) -> DataFrame:
