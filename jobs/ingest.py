@@ -27,7 +27,7 @@ from vaxclean.config import Config
 from vaxclean.jobkit import add_province_flag, argv_or_sys, load, parser, run_main
 from vaxclean.jobkit import provinces as province_codes
 from vaxclean.logs import StepResult, progress
-from vaxclean.readers import fingerprint, list_input_files, read_input
+from vaxclean.readers import input_fingerprint, read_input
 from vaxclean.spark import get_spark
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def ingest_ledger(
     with progress("ingest ledger") as result:
         # Whether this export is in already is decided from the files' hash, before Spark reads them;
         # the scope of a national ingest (the provinces in the export) follows from the files too.
-        run_id = fingerprint(list_input_files(path))
+        run_id = input_fingerprint(path, cfg.ledger)
         inputs: dict[str, object] = {"ledger_files": run_id}
         if provinces is not None:
             inputs["provinces"] = sorted(provinces)
@@ -136,7 +136,7 @@ def ingest_ledger(
 
 def ingest_register(spark: SparkSession, cfg: Config, path: str) -> StepResult:
     with progress("ingest register") as result:
-        run_id = fingerprint(list_input_files(path))  # skip before reading (see ingest_ledger)
+        run_id = input_fingerprint(path, cfg.register)  # skip before reading (see ingest_ledger)
         inputs = {"register_files": run_id}
         if delta_io.step_done(spark, cfg, "ingest_register", inputs):
             result.note = "same snapshot already ingested: nothing to do"
@@ -156,7 +156,7 @@ def ingest_register(spark: SparkSession, cfg: Config, path: str) -> StepResult:
 
 def ingest_facility_reports(spark: SparkSession, cfg: Config, path: str) -> StepResult:
     with progress("ingest reports") as result:
-        run_id = fingerprint(list_input_files(path))  # skip before reading (see ingest_ledger)
+        run_id = input_fingerprint(path, cfg.facility_reports)  # skip before reading (see ingest_ledger)
         inputs = {"report_files": run_id}
         if delta_io.step_done(spark, cfg, "ingest_facility_reports", inputs):
             result.note = "same input already ingested: nothing to do"

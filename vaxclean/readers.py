@@ -312,6 +312,14 @@ def _read_parquet(spark: SparkSession, path: Path, spec: InputSpec) -> tuple[Dat
     return _with_row_numbers(df, first_row=1), mapped
 
 
+def input_fingerprint(path: str, spec: InputSpec) -> str:
+    """The ``fingerprint`` of a file or folder's input files, after the checks that need no Spark
+    (so a file of the wrong kind is named before a large one is hashed)."""
+    files = list_input_files(path)
+    check_input_files(files, spec)
+    return fingerprint(files)
+
+
 def read_input(
     spark: SparkSession,
     path: str,
