@@ -34,6 +34,16 @@ def test_a_class_archive_is_passed_to_the_driver_jvm(tmp_path):
     ]  # fmt: skip
 
 
+def test_an_archive_from_another_spark_install_is_rebuilt(tmp_path):
+    """An archive holds the class path it was dumped with, and a JVM on another path (another
+    virtualenv) ignores it silently; so its key names where Spark's jars are, and ``ensure`` rebuilds
+    it when they moved."""
+    import pyspark
+
+    jars = Path(pyspark.__file__).resolve().parent / "jars"
+    assert f"at {jars}\n" in class_archive._key(tmp_path)  # noqa: SLF001
+
+
 def test_a_damaged_class_archive_costs_the_speed_up_not_the_run(tmp_path):
     """What get_spark relies on: the JVM starts, silently, with an archive it cannot use."""
     damaged = tmp_path / class_archive.ARCHIVE_NAME

@@ -40,7 +40,9 @@ def java_options(jars_dir: str | os.PathLike[str] | None) -> str:
 
 
 def _key(jars_dir: str | os.PathLike[str]) -> str:
-    """What the archive was built from: Spark, the Delta jars and the Java that pyspark starts."""
+    """What the archive was built from: Spark (its version and where its jars are: the archive holds
+    the class path it was dumped with, and a JVM on another path ignores it), the Delta jars and the
+    Java that pyspark starts."""
     import pyspark
 
     java = Path(os.environ["JAVA_HOME"]) / "bin" / "java" if os.environ.get("JAVA_HOME") else "java"
@@ -51,7 +53,8 @@ def _key(jars_dir: str | os.PathLike[str]) -> str:
     except OSError:
         version = "no java"
     jars = sorted(p.name for p in Path(jars_dir).expanduser().glob("*.jar"))
-    return "\n".join([f"pyspark {pyspark.__version__}", *jars, version])
+    spark_jars = Path(pyspark.__file__).resolve().parent / "jars"
+    return "\n".join([f"pyspark {pyspark.__version__} at {spark_jars}", *jars, version])
 
 
 def ensure(jars_dir: str | os.PathLike[str]) -> tuple[Path, bool]:
