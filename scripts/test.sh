@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Second command of the README (and what CI runs): set everything up, then the whole test suite,
 # slow end-to-end tests included, in two test processes (pytest-xdist; tests/conftest.py says how
-# the work is shared between them), the kill chain included. `bash scripts/test.sh -m 'not pending'`
-# adds the cluster run (over CI's 30 minutes on a slow two-core machine: see README, Tests).
+# the work is shared between them), the kill chain and the cluster run included (README, Tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

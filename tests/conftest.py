@@ -40,7 +40,7 @@ TEST_SPARK_CONF = {
     # frames of a few rows spend more in code generation and compilation than in the rows.
     # Measured on 30 Nov 2026 (test_classify_doses + test_report, 31 tests): 60.3 s against 75.6 s.
     # The generated-code path stays covered: test_classify_doses reruns its cases with code
-    # generation forced on and must get the same rows; the cluster test (pytest -m cluster) runs the
+    # generation forced on and must get the same rows; the cluster test (tests/test_cluster.py) runs the
     # whole pipeline with it and must match the local run row for row.
     "spark.sql.codegen.wholeStage": "false",
     "spark.sql.codegen.factoryMode": "NO_CODEGEN",
@@ -73,9 +73,9 @@ CLI_RUN_SECRET = "cli-test-secret"  # the HMAC secret of ``cli_debug_run`` (and 
 # run the slow tests share, ``cli_debug_run``, is a subprocess whose result both test processes
 # read from disk (the first that asks builds it), so no module needs to sit with another.
 # The longest modules are handed out first (``--no-loadscope-reorder`` keeps this order) so that
-# they overlap instead of one ending the run alone: the kill chain and the cluster run when they are
-# selected, then the personal-data scan (which builds the shared run) beside the daily tests (which
-# do not need it), so neither process waits for the other's run at the start.
+# they overlap instead of one ending the run alone: the kill chain and the cluster run, then the
+# personal-data scan (which builds the shared run) beside the daily tests (which do not need it),
+# so neither process waits for the other's run at the start.
 LONGEST_FIRST = (
     "tests/test_kill.py",
     "tests/test_cluster.py",
