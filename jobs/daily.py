@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from functools import reduce
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
@@ -45,14 +46,17 @@ from jobs.ingest import (
 )
 from transforms.classify import build_signing_queue, classify_doses, classify_subjects, resolve_ids
 from transforms.daily import (
+    DELETE,
     filter_ledger_rows,
     filter_register_for_ids,
+    rows_of,
     select_neighbours,
     select_touched_records,
     select_touched_subjects,
+    semi_join,
     with_merge_actions,
 )
-from transforms.gate import with_source_versions
+from transforms.gate import QUEUE_REPORT_COLUMNS, with_source_versions
 from transforms.ledger import (
     build_subjects,
     normalize_doses,
@@ -236,8 +240,12 @@ def incremental(
             F.broadcast(neighbours), on="subject_id", how="left_semi"
         )
         subjects = subj_t.unionByName(subj_n).localCheckpoint()
+        # Every row ``doses`` holds now for what this run re-decides: read once, used for the
+        # neighbours' doses, the keys the MERGEs replace and the rows that come back unchanged.
+        group = t_subj.unionByName(neighbours).distinct().localCheckpoint()
+        old_group = rows_of(old_doses, subjects=group, records=t_rec).localCheckpoint()
         doses = new_doses.unionByName(
-            old_doses.join(F.broadcast(neighbours), on="subject_id", how="left_semi")
+            old_group.join(F.broadcast(neighbours), on="subject_id", how="left_semi")
         ).localCheckpoint()
         ids = subjects.select(F.col("id_clean").alias("id"))
         reg_g = filter_register_for_ids(register, ids).localCheckpoint()
@@ -253,14 +261,13 @@ def incremental(
         r.note = f"{n_neighbours:,} neighbour subject(s), {doses.count():,} dose row(s)"
 
     with progress("merge results", results) as r:
-        group = t_subj.unionByName(neighbours).distinct().localCheckpoint()
         old_subject_keys = old_checks.join(F.broadcast(group), on="subject_id", how="left_semi").select(
             "subject_id", "province_code"
         )
         old_records = (
-            old_doses.join(F.broadcast(group), on="subject_id", how="left_semi")
-            .unionByName(old_doses.join(F.broadcast(t_rec), on="record_id", how="left_semi"))
-            .select("record_id", "province_code", "facility_code", F.col("vaccination_date").alias("day"))
+            old_group.select(
+                "record_id", "province_code", "facility_code", F.col("vaccination_date").alias("day")
+            )
             .distinct()
             .localCheckpoint()
         )
@@ -276,22 +283,39 @@ def incremental(
             ("signing_queue", queue, rkeys, old_records),
         )
         sources: list[DataFrame] = []
+        report_keys: list[DataFrame] = []  # records whose rows the report tables count changed
         for name, new, keys, old in plan:
-            source = with_merge_actions(new.select(*delta_io.read(spark, cfg, name).columns), old, keys=keys)
+            table = delta_io.read(spark, cfg, name)
+            source = with_merge_actions(new.select(*table.columns), old, keys=keys)
+            # The earlier doses of re-decided subjects mostly come back unchanged: dropped here, or
+            # MERGE would copy every file holding one. The subject-level tables and the queue (which
+            # names the ledger version it was decided from) change in every row.
+            if name == "doses":  # the rows it holds for these keys: old_group (the same version)
+                source = delta_io.changes_only(source, old_group, keys=keys)
+            elif name == "dose_checks":
+                source = delta_io.changes_only(source, table, keys=keys)
             sources.append(source.localCheckpoint())
-            # The earlier doses of re-decided subjects mostly come back unchanged; the subject-level
-            # tables and the queue (which names the ledger version it was decided from) do not.
-            delta_io.sync(
-                sources[-1],
-                cfg,
-                name,
-                keys=keys,
-                partition_column="province_code",
-                drop_unchanged=name in ("doses", "dose_checks"),
-            )
+            if name in ("doses", "dose_checks"):
+                report_keys.append(sources[-1].select(*rkeys))
+            elif name == "signing_queue":  # before the MERGE: compared with the queue as it was
+                cols = [*rkeys, *QUEUE_REPORT_COLUMNS]
+                moved = delta_io.changes_only(
+                    sources[-1].select(*cols, DELETE), table.select(*cols), keys=rkeys
+                )
+                report_keys.append(moved.select(*rkeys).localCheckpoint())
+            delta_io.sync(sources[-1], cfg, name, keys=keys, partition_column="province_code")
             r.rows += new.count()
-        facility_days = old_records.select("facility_code", "day").unionByName(
-            doses.select("facility_code", F.col("vaccination_date").alias("day"))
+        # Only the facility-days of rows the reports count that changed (before or after) need a
+        # refresh: a re-decided subject's earlier doses mostly change nothing there.
+        changed = reduce(DataFrame.unionByName, report_keys).distinct().localCheckpoint()
+        facility_days = (
+            semi_join(old_records, changed, keys=rkeys)
+            .select("facility_code", "day")
+            .unionByName(
+                semi_join(doses, changed, keys=rkeys).select(
+                    "facility_code", F.col("vaccination_date").alias("day")
+                )
+            )
         )
         if report_days is not None:
             facility_days = facility_days.unionByName(report_days)
@@ -300,7 +324,17 @@ def incremental(
     results.append(write_reports(spark, cfg, facility_days=facility_days))
     counts = {"touched_subjects": t_subj.count(), "changed_records": n_records, "neighbours": n_neighbours}
     cached = [t_subj, t_rec, new_doses, subj_t, neighbours, subjects, doses, reg_g, checks, dose_checks]
-    for df in [*cached, group, old_records, old_subject_keys, facility_days, *sources]:
+    for df in [
+        *cached,
+        group,
+        old_group,
+        old_records,
+        old_subject_keys,
+        facility_days,
+        changed,
+        *sources,
+        *report_keys,
+    ]:
         df.unpersist()
     return counts
 

@@ -52,6 +52,7 @@ DAY0 = [
         gender="Nữ", **HN),
     row("r6", "S6", "079085000006", "2021-08-01", signed="2021-08-01T16:00:00"),
     row("r7", "S7", "079085000007", "2021-08-01"),
+    row("r12", "S12", "079085000008", "2021-08-03", facility_code="79760-TYT03"),
 ]  # fmt: skip
 DAY1 = [
     row("r2", "S2", "079085000001", "2021-08-01"),  # the ID fixed: S1 and S2 are now one person twice
@@ -60,6 +61,8 @@ DAY1 = [
     row("r9", "S9", "079085000009", "2021-08-20", entered="2021-08-21T08:00:00"),
     row("r10", "C", "001190000111", "2021-08-25", full_name="Nguyễn Minh Khôi", date_of_birth="02/09/2015", **HN),
     row("r11", "S7", "079085000007", "2021-08-25", n=2, **HN),  # S7 now lives in Hà Nội
+    # The date corrected: the facility-day it leaves has no other dose, so its report rows must go.
+    row("r12", "S12", "079085000008", "2021-08-04", facility_code="79760-TYT03"),
 ]  # fmt: skip
 REPORTS0 = [("79760-TYT01", "01/08/2021", "Pfizer", "4"), ("79760-TYT02", "02/08/2021", "Pfizer", "1")]
 REPORTS1 = [("79760-TYT01", "20/08/2021", "Pfizer", "2"), ("01001-TYT01", "25/08/2021", "Pfizer", "2")]
@@ -153,9 +156,9 @@ def test_incremental_equals_full_classify(spark, warehouses, table):
 
 @pytest.mark.slow
 def test_daily_was_incremental_and_found_the_neighbour(spark, warehouses):
-    """Six subjects touched (S1 S2 S4 S7 S9 C); the parent P is re-decided as C's neighbour."""
+    """Seven subjects touched (S1 S2 S4 S7 S9 S12 C); the parent P is re-decided as C's neighbour."""
     out = last_run(spark, warehouses["a"], "daily")
-    assert (out["mode"], out["touched_subjects"], out["neighbours"]) == ("incremental", 6, 1)
+    assert (out["mode"], out["touched_subjects"], out["neighbours"]) == ("incremental", 7, 1)
 
 
 @pytest.mark.slow
@@ -168,6 +171,8 @@ def test_daily_changes_what_the_day_changed(spark, warehouses):
     assert checks["S7"]["province_code"] == "01"
     queue = {r["record_id"] for r in delta_io.read(spark, cfg, "signing_queue").collect()}
     assert "r4" not in queue and {"r8", "r9", "r10", "r11"} <= queue
+    days = delta_io.read(spark, cfg, "facility_daily").filter(F.col("facility_code") == "79760-TYT03")
+    assert [str(r["day"]) for r in days.collect()] == ["2021-08-04"]
 
 
 @pytest.mark.slow

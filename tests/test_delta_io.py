@@ -53,10 +53,9 @@ def held_table(spark, config, tmp_path):
 
 def test_sync_of_rows_already_held_writes_no_version(spark, held_table):
     source = spark.createDataFrame([("a", "01", "same", {"y": "2", "x": "1"}, False)], SCHEMA)
-    assert (
-        delta_io.sync(source, held_table, "t", keys=["k", "p"], partition_column="p", drop_unchanged=True)
-        is False
-    )
+    held = delta_io.read(spark, held_table, "t")
+    changes = delta_io.changes_only(source, held, keys=["k", "p"])
+    assert delta_io.sync(changes, held_table, "t", keys=["k", "p"], partition_column="p") is False
     assert delta_io.version(spark, held_table, "t") == 0
 
 

@@ -14,6 +14,8 @@ person. So re-deciding exactly these subjects reproduces a full run for everythi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import reduce
+from operator import and_
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -39,25 +41,48 @@ def filter_ledger_rows(raw: DataFrame, *, subjects: DataFrame, records: DataFram
     """The ``ledger_raw`` rows of the given subjects, plus given rows that have no subject.
 
     Assumes ``subjects`` has a ``subject_id`` and ``records`` a ``record_id`` column (trimmed, as in
-    ``doses``); both sides are small and are broadcast.
+    ``doses``); both sides are small and are broadcast. One pass over ``raw`` (two flag joins rather
+    than a union of two semi-joins, which read the whole ledger twice).
     """
     keyed = raw.withColumn("_sid", N.trim_all("subject_id")).withColumn("_rid", N.trim_all("record_id"))
-    of_subjects = keyed.join(
-        F.broadcast(subjects.select(F.col("subject_id").alias("_sid"))), on="_sid", how="left_semi"
+    of_s = subjects.select(F.col("subject_id").alias("_sid")).distinct().withColumn("_of_s", F.lit(True))
+    of_r = records.select(F.col("record_id").alias("_rid")).distinct().withColumn("_of_r", F.lit(True))
+    hit = F.col("_of_s") | (F.col("_sid").isNull() & F.col("_of_r"))
+    return (
+        keyed.join(F.broadcast(of_s), on="_sid", how="left")
+        .join(F.broadcast(of_r), on="_rid", how="left")
+        .filter(F.coalesce(hit, F.lit(False)))
+        .select(*raw.columns)
     )
-    orphans = keyed.filter(F.col("_sid").isNull()).join(
-        F.broadcast(records.select(F.col("record_id").alias("_rid"))), on="_rid", how="left_semi"
+
+
+def rows_of(df: DataFrame, *, subjects: DataFrame, records: DataFrame) -> DataFrame:
+    """The rows of ``df`` (a table with trimmed ``subject_id`` and ``record_id``, as ``doses``) of
+    the given subjects or records, in one pass (both sides small, broadcast)."""
+    of_s = subjects.select("subject_id").distinct().withColumn("_of_s", F.lit(True))
+    of_r = records.select("record_id").distinct().withColumn("_of_r", F.lit(True))
+    return (
+        df.join(F.broadcast(of_s), on="subject_id", how="left")
+        .join(F.broadcast(of_r), on="record_id", how="left")
+        .filter(F.coalesce(F.col("_of_s") | F.col("_of_r"), F.lit(False)))
+        .select(*df.columns)
     )
-    return of_subjects.unionByName(orphans).drop("_sid", "_rid")
 
 
 def filter_register_for_ids(register: DataFrame, ids: DataFrame) -> DataFrame:
     """Register rows whose ``personal_id`` or ``old_id_number`` is one of ``ids.id`` (so resolving
-    these IDs, and reading their persons, gives what the whole register would give)."""
-    keys = F.broadcast(ids.select(F.col("id").alias("_k")).filter(F.col("_k").isNotNull()).distinct())
-    by_personal = register.join(keys, register["personal_id"] == keys["_k"], how="left_semi")
-    by_old = register.join(keys, register["old_id_number"] == keys["_k"], how="left_semi")
-    return by_personal.unionByName(by_old).dropDuplicates(["personal_id"])
+    these IDs, and reading their persons, gives what the whole register would give). One pass over
+    the register: a flag join on each ID column."""
+    keys = ids.select(F.col("id").alias("_k")).filter(F.col("_k").isNotNull()).distinct()
+    by_p = F.broadcast(keys.select(F.col("_k").alias("_kp"), F.lit(True).alias("_p")))
+    by_o = F.broadcast(keys.select(F.col("_k").alias("_ko"), F.lit(True).alias("_o")))
+    return (
+        register.join(by_p, F.col("personal_id") == F.col("_kp"), how="left")
+        .join(by_o, F.col("old_id_number") == F.col("_ko"), how="left")
+        .filter(F.coalesce(F.col("_p") | F.col("_o"), F.lit(False)))
+        .select(*register.columns)
+        .dropDuplicates(["personal_id"])
+    )
 
 
 def select_neighbours(checks: DataFrame, *, persons: DataFrame, exclude: DataFrame) -> DataFrame:
@@ -70,6 +95,14 @@ def select_neighbours(checks: DataFrame, *, persons: DataFrame, exclude: DataFra
         .join(F.broadcast(exclude.select("subject_id")), on="subject_id", how="left_anti")
         .distinct()
     )
+
+
+def semi_join(df: DataFrame, keys_df: DataFrame, *, keys: Sequence[str]) -> DataFrame:
+    """The rows of ``df`` whose ``keys`` are among the rows of ``keys_df`` (null-safe; ``keys_df``
+    is small and broadcast)."""
+    k = F.broadcast(keys_df.select(*[F.col(c).alias(f"_s_{c}") for c in keys]))
+    cond = reduce(and_, [F.col(c).eqNullSafe(F.col(f"_s_{c}")) for c in keys])
+    return df.join(k, on=cond, how="left_semi")
 
 
 def with_merge_actions(new: DataFrame, old_keys: DataFrame, *, keys: Sequence[str]) -> DataFrame:

@@ -232,54 +232,42 @@ def sync(
     *,
     keys: list[str],
     partition_column: str | None = None,
-    drop_unchanged: bool = False,
 ) -> bool:
     """MERGE ``df`` into ``name``: rows flagged ``_delete`` are deleted, the others upserted.
 
     ``keys`` (with the partition column among them) identify a row. The condition names the
     partitions of the source (``partition_column``), so only those partitions are read and rewritten.
-    Matched rows are updated only when a column differs. Returns False (no commit) when nothing is
-    left to write; the table must exist.
+    Matched rows are updated only when a column differs. Returns False (no commit) when ``df`` is
+    empty; the table must exist.
 
-    ``drop_unchanged``: first drop the rows the table already holds exactly as they are
-    (``changes_only``). A matched row makes MERGE rewrite its whole file even when the update
-    changes nothing, so this pays when most of ``df`` is unchanged (the earlier doses of re-decided
-    subjects), and costs one more read of the table when it is not.
+    A matched row makes MERGE rewrite its whole file even when the update changes nothing: when
+    most of ``df`` is already held as it is, drop those rows first (``changes_only``).
     """
     if df.isEmpty():
         return False
     path = cfg.table_path(name)
-    if drop_unchanged:
-        df = changes_only(df, df.sparkSession.read.format("delta").load(path), keys=keys).localCheckpoint()
-    try:
-        if drop_unchanged and df.isEmpty():
-            log.info("%s: every row already as it is, no new version", name)
-            return False
-        types = {f.name: f.dataType for f in df.schema.fields}
-        cols = [c for c in df.columns if c != "_delete"]
-        changed = reduce(
-            or_,
-            [
-                ~_comparable(f"t.`{c}`", types[c]).eqNullSafe(_comparable(f"s.`{c}`", types[c]))
-                for c in cols
-                if c not in keys
-            ],
-            F.lit(False),
-        )
-        values_map = {f"`{c}`": f"s.`{c}`" for c in cols}
-        (
-            DeltaTable.forPath(df.sparkSession, path)
-            .alias("t")
-            .merge(df.alias("s"), _merge_condition(df, keys, partition_column))
-            .whenMatchedDelete(condition="s._delete")
-            .whenMatchedUpdate(condition=F.expr("NOT s._delete") & changed, set=values_map)
-            .whenNotMatchedInsert(condition="NOT s._delete", values=values_map)
-            .execute()
-        )
-        return True
-    finally:
-        if drop_unchanged:
-            df.unpersist()
+    types = {f.name: f.dataType for f in df.schema.fields}
+    cols = [c for c in df.columns if c != "_delete"]
+    changed = reduce(
+        or_,
+        [
+            ~_comparable(f"t.`{c}`", types[c]).eqNullSafe(_comparable(f"s.`{c}`", types[c]))
+            for c in cols
+            if c not in keys
+        ],
+        F.lit(False),
+    )
+    values_map = {f"`{c}`": f"s.`{c}`" for c in cols}
+    (
+        DeltaTable.forPath(df.sparkSession, path)
+        .alias("t")
+        .merge(df.alias("s"), _merge_condition(df, keys, partition_column))
+        .whenMatchedDelete(condition="s._delete")
+        .whenMatchedUpdate(condition=F.expr("NOT s._delete") & changed, set=values_map)
+        .whenNotMatchedInsert(condition="NOT s._delete", values=values_map)
+        .execute()
+    )
+    return True
 
 
 def _comparable(col: str, data_type: T.DataType) -> Column:
