@@ -90,7 +90,18 @@ def main(argv: list[str] | None = None) -> int:
     manifest = data / "manifest.json"
     fresh = manifest.exists() and json.loads(manifest.read_text())["people"] == args.people
     if not fresh:
-        argv_gen = ["--people", str(args.people), "--seed", str(args.seed), "--out", str(data)]
+        # The local engine writes single files, which split_ledger reads (the Spark engine, the
+        # default from 200,000 people on, writes folders of part files).
+        argv_gen = [
+            "--people",
+            str(args.people),
+            "--seed",
+            str(args.seed),
+            "--out",
+            str(data),
+            "--engine",
+            "local",
+        ]
         timed("generate", lambda: generate_job.main([*argv_gen, "--config", args.config]))
     as_of = json.loads(manifest.read_text())["as_of"]
     base_rows, days = split_ledger(data / "ledger.csv", work, shares)
