@@ -75,6 +75,8 @@ log = logging.getLogger(__name__)
 
 STEP = "daily"
 GATE_TABLES = ("doses", "subjects", "subject_checks", "dose_checks", "signing_queue")
+# Tables whose unchanged rows are dropped from the MERGE source, and the columns not compared.
+UNCHANGED_DROPPED = {"subject_checks": (), "dose_checks": (), "signing_queue": ("source_versions",)}
 REPORT_TABLES = ("facility_daily", "reconciliation")
 
 
@@ -287,13 +289,15 @@ def incremental(
         for name, new, keys, old in plan:
             table = delta_io.read(spark, cfg, name)
             source = with_merge_actions(new.select(*table.columns), old, keys=keys)
-            # The earlier doses of re-decided subjects mostly come back unchanged: dropped here, or
-            # MERGE would copy every file holding one. The subject-level tables and the queue (which
-            # names the ledger version it was decided from) change in every row.
+            # Rows that come back as the table holds them (most earlier doses of a re-decided
+            # subject, the checks of a subject whose new dose changes nothing about it, queue rows
+            # decided the same way) are dropped here, or MERGE would copy every file holding one.
+            # A queue row decided the same way keeps the versions it was first decided from (the
+            # decision is the same at both snapshots). ``subjects`` rows all change (n_doses).
             if name == "doses":  # the rows it holds for these keys: old_group (the same version)
                 source = delta_io.changes_only(source, old_group, keys=keys)
-            elif name == "dose_checks":
-                source = delta_io.changes_only(source, table, keys=keys)
+            elif name in UNCHANGED_DROPPED:
+                source = delta_io.changes_only(source, table, keys=keys, ignore=UNCHANGED_DROPPED[name])
             sources.append(source.localCheckpoint())
             if name in ("doses", "dose_checks"):
                 report_keys.append(sources[-1].select(*rkeys))

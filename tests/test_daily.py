@@ -195,6 +195,8 @@ def test_queue_rows_name_the_ledger_version_they_were_decided_from(spark, wareho
         for r in delta_io.read(spark, cfg, "signing_queue").collect()
     }
     assert rows["r3"]["ledger_raw"] == classified_at  # untouched since classify
+    # S7 was re-decided (its new dose r11) and r7 came out the same: it keeps its versions.
+    assert rows["r7"]["ledger_raw"] == classified_at
     assert rows["r8"]["ledger_raw"] == daily_read["ledger_raw"]  # re-decided by the daily run
     assert rows["r8"]["register"] == daily_read["register"]
     # Traced back: at the recorded version r8 is in the ledger, unsigned; at classify time it was not.

@@ -44,6 +44,16 @@ def test_changes_only_drops_the_rows_the_table_holds_as_they_are(spark):
     assert_df_equality(got.orderBy("k", "p"), expected.orderBy("k", "p"))
 
 
+def test_changes_only_drops_rows_that_differ_only_in_ignored_columns(spark):
+    table = spark.createDataFrame(HELD, TABLE_SCHEMA)
+    source = spark.createDataFrame(
+        [("a", "01", "same", {"x": "9"}, False), ("b", "01", "new", {"x": "9"}, False)], SCHEMA
+    )
+    got = delta_io.changes_only(source, table, keys=["k", "p"], ignore=["m"])
+    expected = spark.createDataFrame([("b", "01", "new", {"x": "9"}, False)], SCHEMA)
+    assert_df_equality(got.orderBy("k", "p"), expected.orderBy("k", "p"))
+
+
 @pytest.fixture
 def held_table(spark, config, tmp_path):
     cfg = config.with_overrides(warehouse=str(tmp_path / "wh"))

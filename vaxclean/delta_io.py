@@ -19,7 +19,7 @@ import os
 import random
 import signal
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import reduce
 from operator import and_, or_
 from typing import TypeVar
@@ -277,13 +277,17 @@ def _comparable(col: str, data_type: T.DataType) -> Column:
     return F.expr(col)
 
 
-def changes_only(df: DataFrame, table: DataFrame, *, keys: list[str]) -> DataFrame:
+def changes_only(
+    df: DataFrame, table: DataFrame, *, keys: list[str], ignore: Sequence[str] = ()
+) -> DataFrame:
     """The rows of a ``sync`` source that change ``table``: its deletes, and the upserts whose row
-    the table does not hold already, equal in every column (null-safe; maps by sorted entries).
+    the table does not hold already, equal in every column (null-safe; maps by sorted entries)
+    other than those in ``ignore`` (a row that differs only there is dropped, so the table keeps
+    its values).
 
     Only the table's rows with the source's keys are read for the comparison (a broadcast
     semi-join), so the cost follows the source, apart from one pass over the table's files."""
-    cols = [c for c in df.columns if c != "_delete"]
+    cols = [c for c in df.columns if c != "_delete" and c not in ignore]
     types = {f.name: f.dataType for f in df.schema.fields}
     held = table.select(*[_comparable(f"`{c}`", types[c]).alias(f"_t_{c}") for c in cols])
     source_keys = df.select(*[F.col(k).alias(f"_k_{k}") for k in keys])
