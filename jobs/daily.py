@@ -76,7 +76,7 @@ log = logging.getLogger(__name__)
 STEP = "daily"
 GATE_TABLES = ("doses", "subjects", "subject_checks", "dose_checks", "signing_queue")
 # Tables whose unchanged rows are dropped from the MERGE source, and the columns not compared.
-UNCHANGED_DROPPED = {"subject_checks": (), "dose_checks": (), "signing_queue": ("source_versions",)}
+UNCHANGED_DROPPED = {"dose_checks": (), "signing_queue": ("source_versions",)}
 REPORT_TABLES = ("facility_daily", "reconciliation")
 
 
@@ -290,10 +290,11 @@ def incremental(
             table = delta_io.read(spark, cfg, name)
             source = with_merge_actions(new.select(*table.columns), old, keys=keys)
             # Rows that come back as the table holds them (most earlier doses of a re-decided
-            # subject, the checks of a subject whose new dose changes nothing about it, queue rows
-            # decided the same way) are dropped here, or MERGE would copy every file holding one.
-            # A queue row decided the same way keeps the versions it was first decided from (the
-            # decision is the same at both snapshots). ``subjects`` rows all change (n_doses).
+            # subject and their checks, queue rows decided the same way) are dropped here, or MERGE
+            # would copy every file holding one. A queue row decided the same way keeps the versions
+            # it was first decided from (the decision is the same at both snapshots). The rows of
+            # ``subjects`` and ``subject_checks`` of a re-decided subject nearly all change
+            # (``n_doses``, ``subject_version``): comparing them would only cost a pass.
             if name == "doses":  # the rows it holds for these keys: old_group (the same version)
                 source = delta_io.changes_only(source, old_group, keys=keys)
             elif name in UNCHANGED_DROPPED:
