@@ -46,7 +46,6 @@ from jobs.ingest import (
 )
 from transforms.classify import build_signing_queue, classify_doses, classify_subjects, resolve_ids
 from transforms.daily import (
-    DELETE,
     filter_ledger_rows,
     filter_register_for_ids,
     rows_of,
@@ -56,7 +55,7 @@ from transforms.daily import (
     semi_join,
     with_merge_actions,
 )
-from transforms.gate import QUEUE_REPORT_COLUMNS, with_source_versions
+from transforms.gate import with_source_versions
 from transforms.ledger import (
     build_subjects,
     normalize_doses,
@@ -76,7 +75,7 @@ log = logging.getLogger(__name__)
 STEP = "daily"
 GATE_TABLES = ("doses", "subjects", "subject_checks", "dose_checks", "signing_queue")
 # Tables whose unchanged rows are dropped from the MERGE source, and the columns not compared.
-UNCHANGED_DROPPED = {"dose_checks": (), "signing_queue": ("source_versions",)}
+UNCHANGED_DROPPED = {"doses": (), "dose_checks": (), "signing_queue": ("source_versions",)}
 REPORT_TABLES = ("facility_daily", "reconciliation")
 
 
@@ -285,7 +284,7 @@ def incremental(
             ("signing_queue", queue, rkeys, old_records),
         )
         sources: list[DataFrame] = []
-        report_keys: list[DataFrame] = []  # records whose rows the report tables count changed
+        report_keys: list[DataFrame] = []
         for name, new, keys, old in plan:
             table = delta_io.read(spark, cfg, name)
             source = with_merge_actions(new.select(*table.columns), old, keys=keys)
@@ -295,23 +294,17 @@ def incremental(
             # it was first decided from (the decision is the same at both snapshots). The rows of
             # ``subjects`` and ``subject_checks`` of a re-decided subject nearly all change
             # (``n_doses``, ``subject_version``): comparing them would only cost a pass.
-            if name == "doses":  # the rows it holds for these keys: old_group (the same version)
-                source = delta_io.changes_only(source, old_group, keys=keys)
-            elif name in UNCHANGED_DROPPED:
-                source = delta_io.changes_only(source, table, keys=keys, ignore=UNCHANGED_DROPPED[name])
+            if name in UNCHANGED_DROPPED:
+                held = old_group if name == "doses" else table  # doses: already read, same version
+                source = delta_io.changes_only(source, held, keys=keys, ignore=UNCHANGED_DROPPED[name])
             sources.append(source.localCheckpoint())
-            if name in ("doses", "dose_checks"):
+            if name in UNCHANGED_DROPPED:  # the records whose rows the report tables count changed
                 report_keys.append(sources[-1].select(*rkeys))
-            elif name == "signing_queue":  # before the MERGE: compared with the queue as it was
-                cols = [*rkeys, *QUEUE_REPORT_COLUMNS]
-                moved = delta_io.changes_only(
-                    sources[-1].select(*cols, DELETE), table.select(*cols), keys=rkeys
-                )
-                report_keys.append(moved.select(*rkeys).localCheckpoint())
             delta_io.sync(sources[-1], cfg, name, keys=keys, partition_column="province_code")
             r.rows += new.count()
         # Only the facility-days of rows the reports count that changed (before or after) need a
-        # refresh: a re-decided subject's earlier doses mostly change nothing there.
+        # refresh: a re-decided subject's earlier doses mostly change nothing there. (A queue row
+        # that changed elsewhere than in its decision changed in ``doses`` too.)
         changed = reduce(DataFrame.unionByName, report_keys).distinct().localCheckpoint()
         facility_days = (
             semi_join(old_records, changed, keys=rkeys)

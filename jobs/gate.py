@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from transforms.daily import with_merge_actions
+from transforms.daily import semi_join, with_merge_actions
 from transforms.gate import (
     FACILITY_DAY,
     RECONCILIATION_KEYS,
@@ -103,9 +103,7 @@ def _reports(spark: SparkSession, cfg: Config) -> DataFrame:
 
 def _on_facility_days(df: DataFrame, keys: DataFrame, *, day: str) -> DataFrame:
     """Rows of ``df`` whose (facility_code, ``day``) is one of ``keys`` (null-safe)."""
-    k = F.broadcast(keys.select(F.col("facility_code").alias("_f"), F.col("day").alias("_d")))
-    cond = F.col("facility_code").eqNullSafe(F.col("_f")) & F.col(day).eqNullSafe(F.col("_d"))
-    return df.join(k, on=cond, how="left_semi")
+    return semi_join(df, keys.select("facility_code", F.col("day").alias(day)), keys=["facility_code", day])
 
 
 def _sync_facility_days(

@@ -37,52 +37,46 @@ def select_touched_records(changes: DataFrame) -> DataFrame:
     return changes.select(rid.alias("record_id")).filter(F.col("record_id").isNotNull()).distinct()
 
 
+def _flagged(df: DataFrame, column: str, values: DataFrame, flag: str) -> DataFrame:
+    """``df`` with a column ``flag``: true where ``column`` is one of the values of the one-column
+    ``values`` (small, broadcast), else null. Flags on several columns filter in one pass, where
+    a union of semi-joins would read ``df`` once per column."""
+    keys = values.select(F.col(values.columns[0]).alias(f"_{flag}_key")).distinct()
+    keys = F.broadcast(keys.withColumn(flag, F.lit(True)))
+    return df.join(keys, F.col(column) == F.col(f"_{flag}_key"), how="left")
+
+
 def filter_ledger_rows(raw: DataFrame, *, subjects: DataFrame, records: DataFrame) -> DataFrame:
     """The ``ledger_raw`` rows of the given subjects, plus given rows that have no subject.
 
     Assumes ``subjects`` has a ``subject_id`` and ``records`` a ``record_id`` column (trimmed, as in
-    ``doses``); both sides are small and are broadcast. One pass over ``raw`` (two flag joins rather
-    than a union of two semi-joins, which read the whole ledger twice).
+    ``doses``); both sides are small and are broadcast. One pass over ``raw``.
     """
     keyed = raw.withColumn("_sid", N.trim_all("subject_id")).withColumn("_rid", N.trim_all("record_id"))
-    of_s = subjects.select(F.col("subject_id").alias("_sid")).distinct().withColumn("_of_s", F.lit(True))
-    of_r = records.select(F.col("record_id").alias("_rid")).distinct().withColumn("_of_r", F.lit(True))
-    hit = F.col("_of_s") | (F.col("_sid").isNull() & F.col("_of_r"))
-    return (
-        keyed.join(F.broadcast(of_s), on="_sid", how="left")
-        .join(F.broadcast(of_r), on="_rid", how="left")
-        .filter(F.coalesce(hit, F.lit(False)))
-        .select(*raw.columns)
+    flagged = _flagged(
+        _flagged(keyed, "_sid", subjects.select("subject_id"), "_of_s"), "_rid", records, "_of_r"
     )
+    hit = F.col("_of_s") | (F.col("_sid").isNull() & F.col("_of_r"))
+    return flagged.filter(F.coalesce(hit, F.lit(False))).select(*raw.columns)
 
 
 def rows_of(df: DataFrame, *, subjects: DataFrame, records: DataFrame) -> DataFrame:
     """The rows of ``df`` (a table with trimmed ``subject_id`` and ``record_id``, as ``doses``) of
     the given subjects or records, in one pass (both sides small, broadcast)."""
-    of_s = subjects.select("subject_id").distinct().withColumn("_of_s", F.lit(True))
-    of_r = records.select("record_id").distinct().withColumn("_of_r", F.lit(True))
-    return (
-        df.join(F.broadcast(of_s), on="subject_id", how="left")
-        .join(F.broadcast(of_r), on="record_id", how="left")
-        .filter(F.coalesce(F.col("_of_s") | F.col("_of_r"), F.lit(False)))
-        .select(*df.columns)
+    flagged = _flagged(
+        _flagged(df, "subject_id", subjects.select("subject_id"), "_of_s"), "record_id", records, "_of_r"
     )
+    return flagged.filter(F.coalesce(F.col("_of_s") | F.col("_of_r"), F.lit(False))).select(*df.columns)
 
 
 def filter_register_for_ids(register: DataFrame, ids: DataFrame) -> DataFrame:
     """Register rows whose ``personal_id`` or ``old_id_number`` is one of ``ids.id`` (so resolving
     these IDs, and reading their persons, gives what the whole register would give). One pass over
     the register: a flag join on each ID column."""
-    keys = ids.select(F.col("id").alias("_k")).filter(F.col("_k").isNotNull()).distinct()
-    by_p = F.broadcast(keys.select(F.col("_k").alias("_kp"), F.lit(True).alias("_p")))
-    by_o = F.broadcast(keys.select(F.col("_k").alias("_ko"), F.lit(True).alias("_o")))
-    return (
-        register.join(by_p, F.col("personal_id") == F.col("_kp"), how="left")
-        .join(by_o, F.col("old_id_number") == F.col("_ko"), how="left")
-        .filter(F.coalesce(F.col("_p") | F.col("_o"), F.lit(False)))
-        .select(*register.columns)
-        .dropDuplicates(["personal_id"])
-    )
+    keys = ids.select("id").filter(F.col("id").isNotNull())
+    flagged = _flagged(_flagged(register, "personal_id", keys, "_p"), "old_id_number", keys, "_o")
+    hit = F.coalesce(F.col("_p") | F.col("_o"), F.lit(False))
+    return flagged.filter(hit).select(*register.columns).dropDuplicates(["personal_id"])
 
 
 def select_neighbours(checks: DataFrame, *, persons: DataFrame, exclude: DataFrame) -> DataFrame:

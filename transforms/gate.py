@@ -118,11 +118,6 @@ def aggregate_reconciliation_totals(reconciliation: DataFrame) -> DataFrame:
     return national.unionByName(provinces).select(*RECONCILIATION_TOTALS_COLUMNS)
 
 
-# The columns of ``signing_queue`` that ``facility_daily`` counts (a daily run refreshes a facility-day
-# when one of them changed for one of its doses).
-QUEUE_REPORT_COLUMNS = ("signable", "block_reasons")
-
-
 def aggregate_facility_daily(doses: DataFrame, queue: DataFrame, reconciliation: DataFrame) -> DataFrame:
     """``facility_daily``: per facility and vaccination day, what was entered, signed, signable and
     blocked (by reason), how much was entered or signed late, and the reported doses and gap.
@@ -130,7 +125,7 @@ def aggregate_facility_daily(doses: DataFrame, queue: DataFrame, reconciliation:
     ``queue`` is ``signing_queue`` (the unsigned doses with their decision); ``reconciliation`` the
     table of :func:`reconcile_facility_reports` for the same facility-days.
     """
-    q = queue.select("record_id", *QUEUE_REPORT_COLUMNS)
+    q = queue.select("record_id", "signable", "block_reasons")
     d = doses.select(
         "record_id",
         "facility_code",
