@@ -2,12 +2,15 @@
 
 Every full ID number, full name and full birth date of sample/ledger.csv and sample/register.csv is
 looked for in everything a run prints (stdout, stderr: Python logging, Spark's JVM log, the progress
-lines, the summary) and in every log file it leaves; none may appear.
+lines, the summary), in every log file it leaves, and in the Delta transaction logs of its tables;
+none may appear.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import json
 import re
 import unicodedata
 from pathlib import Path
@@ -107,3 +110,43 @@ def test_sample_pipeline_at_debug_logs_no_personal_data(cli_debug_run):
     log_files = [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix in (".log", ".out", ".err")]
     texts += [p.read_text(encoding="utf-8", errors="replace") for p in log_files]
     assert leaks("\n".join(texts), personal_values()) == []
+
+
+@pytest.mark.slow
+def test_delta_transaction_logs_hold_no_personal_data(cli_debug_run, spark):
+    """Delta keeps per-file min/max statistics in each table's ``_delta_log`` (JSON commits, checksum
+    files, Parquet checkpoints): with them on, they hold names, IDs and birth dates as plain text.
+    conf/base.yaml turns column statistics off for the tables the pipeline creates."""
+    run, tmp_path = cli_debug_run
+    assert run.returncode == 0, run.stderr[-3000:]
+    logs = sorted((tmp_path / "wh").glob("*/_delta_log"))
+    assert {"ledger_raw", "register", "subjects", "subject_checks"} <= {d.parent.name for d in logs}
+    lines: list[str] = []
+    # (Hidden ``.*.crc`` files are the local file system's binary checksums of these files.)
+    for f in (p for d in logs for p in sorted(d.rglob("*")) if p.is_file() and not p.name.startswith(".")):
+        if f.suffix == ".parquet":  # a checkpoint
+            lines += spark.read.parquet(str(f)).toJSON().collect()
+        else:  # commits (JSON lines) and checksum files (one JSON object)
+            lines += f.read_text(encoding="utf-8").splitlines()
+    # Every string in them, with the statistics (a JSON document inside a string) opened up, so that
+    # a name written with \uXXXX escapes is found too.
+    texts = list(_strings([json.loads(line) for line in lines if line.strip()]))
+    assert any("numRecords" in t for t in texts)  # the statistics that are kept: row counts
+    assert leaks("\n".join(texts), personal_values()) == []
+
+
+def _strings(value: object):
+    if isinstance(value, str):
+        yield value
+        if value.startswith("{"):
+            with contextlib.suppress(ValueError):  # a string that only starts like JSON
+                yield from _strings(json.loads(value))
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield str(k)
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+    elif value is not None:
+        yield str(value)
