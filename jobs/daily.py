@@ -331,7 +331,6 @@ def incremental(
         facility_days,
         changed,
         *sources,
-        *report_keys,
     ]:
         df.unpersist()
     return counts
