@@ -203,14 +203,22 @@ def merge(
     builder.whenMatchedUpdateAll(condition=changed).whenNotMatchedInsertAll().execute()
 
 
-def _merge_condition(df: DataFrame, keys: list[str], partition_column: str | None) -> str:
+def _merge_condition(
+    df: DataFrame, keys: list[str], partition_column: str | None, values: Sequence[str] | None = None
+) -> str:
     """Null-safe key equality, led by the source's partition values when ``partition_column`` is given
-    (so only those partitions are read, and concurrent MERGEs into other partitions do not conflict)."""
+    (so only those partitions are read, and concurrent MERGEs into other partitions do not conflict).
+    ``values``: those partition values when the caller has collected them already."""
     cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     if partition_column:
-        values = [r[0] for r in df.select(partition_column).distinct().collect()]
+        if values is None:
+            values = _partition_values(df, partition_column)
         cond = f"t.{partition_predicate(partition_column, values)} AND {cond}"
     return cond
+
+
+def _partition_values(df: DataFrame, partition_column: str) -> list[str]:
+    return [r[0] for r in df.select(partition_column).distinct().collect()]
 
 
 def insert_new(
@@ -243,7 +251,9 @@ def sync(
     A matched row makes MERGE rewrite its whole file even when the update changes nothing: when
     most of ``df`` is already held as it is, drop those rows first (``changes_only``).
     """
-    if df.isEmpty():
+    # One Spark job both ways: the partition values found tell an empty source too.
+    values = _partition_values(df, partition_column) if partition_column else None
+    if values == [] or (values is None and df.isEmpty()):
         return False
     path = cfg.table_path(name)
     types = {f.name: f.dataType for f in df.schema.fields}
@@ -261,7 +271,7 @@ def sync(
     (
         DeltaTable.forPath(df.sparkSession, path)
         .alias("t")
-        .merge(df.alias("s"), _merge_condition(df, keys, partition_column))
+        .merge(df.alias("s"), _merge_condition(df, keys, partition_column, values))
         .whenMatchedDelete(condition="s._delete")
         .whenMatchedUpdate(condition=F.expr("NOT s._delete") & changed, set=values_map)
         .whenNotMatchedInsert(condition="NOT s._delete", values=values_map)
