@@ -2,6 +2,8 @@
 
     vaxclean daily [--ledger PATH] [--reports PATH] [--warehouse DIR] [--as-of yyyy-mm-dd]
 
+``--ledger`` and ``--reports`` may be repeated, oldest day first, to catch up on several days.
+
 1. The day's rows are MERGEd into ``ledger_raw`` by ``record_id`` (new rows inserted, changed rows
    updated, identical rows left alone); unreadable and repeated rows go to ``ledger_rejects``.
 2. ``ledger_raw``'s Change Data Feed since the version the last ``classify`` or ``daily`` run read
@@ -67,7 +69,7 @@ from vaxclean.config import Config
 from vaxclean.errors import VaxcleanError
 from vaxclean.jobkit import argv_or_sys, load, parser, run_main
 from vaxclean.logs import StepResult, progress
-from vaxclean.readers import fingerprint, list_input_files, read_input
+from vaxclean.readers import check_input_files, fingerprint, list_input_files, read_input
 from vaxclean.spark import get_spark
 
 log = logging.getLogger(__name__)
@@ -336,17 +338,38 @@ def incremental(
     return counts
 
 
-def _fingerprint(path: str | None) -> str | None:
-    """The input files' fingerprint (the ``ingest_run_id`` their rows get), without reading rows."""
-    return fingerprint(list_input_files(path)) if path else None
+def _paths(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _fingerprint(paths: list[str]) -> str | None:
+    """The input files' fingerprint, in the order given, without reading rows (for one path: the
+    ``ingest_run_id`` its rows get)."""
+    return fingerprint([f for p in paths for f in list_input_files(p)]) if paths else None
 
 
 def daily(
-    spark: SparkSession, cfg: Config, *, ledger: str | None = None, reports: str | None = None
+    spark: SparkSession,
+    cfg: Config,
+    *,
+    ledger: str | Sequence[str] | None = None,
+    reports: str | Sequence[str] | None = None,
 ) -> list[StepResult]:
-    """The daily run (module docstring). ``ledger`` / ``reports``: the day's exports, both optional."""
+    """The daily run (module docstring). ``ledger`` / ``reports``: the day's exports, both optional.
+
+    Several exports (days missed, caught up in one run) are MERGEd one after the other in the order
+    given, oldest first, so a record changed on a later day keeps its later values; the subjects
+    they touch are then re-decided once."""
+    ledgers, report_paths = _paths(ledger), _paths(reports)
+    # Every file found and its header checked before anything is merged: a wrong second path must
+    # not leave the first day merged alone.
+    for paths, spec in ((ledgers, cfg.ledger), (report_paths, cfg.facility_reports)):
+        for path in paths:
+            check_input_files(list_input_files(path), spec)
     results: list[StepResult] = []
-    files = {"ledger_files": _fingerprint(ledger), "report_files": _fingerprint(reports)}
+    files = {"ledger_files": _fingerprint(ledgers), "report_files": _fingerprint(report_paths)}
     read = _versions(spark, cfg)
     if delta_io.step_done(spark, cfg, STEP, {**files, **read, "rules": rules_fingerprint(cfg)}):
         with progress(STEP, results) as r:
@@ -355,11 +378,12 @@ def daily(
     base = last_gate_run(spark, cfg)
     reports_before = read["facility_reports"]
     report_days = None
-    if ledger:
-        results.append(merge_ledger(spark, cfg, ledger))
-    if reports:
-        result, report_days = merge_reports(spark, cfg, reports)
+    for path in ledgers:
+        results.append(merge_ledger(spark, cfg, path))
+    for path in report_paths:
+        result, days = merge_reports(spark, cfg, path)
         results.append(result)
+        report_days = days if report_days is None else report_days.unionByName(days)
     read = _versions(spark, cfg)
 
     reason = _full_reason(base, read, cfg)
@@ -400,9 +424,16 @@ def daily(
 def main(argv: Sequence[str] | None = None) -> int:
     p = parser("vaxclean daily", "Merge a day's ledger export and re-decide only what it touches.")
     p.add_argument(
-        "--ledger", help="the day's ledger export (new and changed rows): a CSV/Parquet file or folder"
+        "--ledger",
+        action="append",
+        help="the day's ledger export (new and changed rows): a CSV/Parquet file or folder; "
+        "give it once per day, oldest first, to catch up on several days in one run",
     )
-    p.add_argument("--reports", help="facility dose reports: a CSV/Parquet file or a folder")
+    p.add_argument(
+        "--reports",
+        action="append",
+        help="facility dose reports: a CSV/Parquet file or a folder (may be given more than once)",
+    )
     args = p.parse_args(argv_or_sys(argv))
 
     def body() -> int:

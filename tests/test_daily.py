@@ -27,6 +27,7 @@ from transforms.gate import (
     reconcile_facility_reports,
 )
 from vaxclean import delta_io, schemas
+from vaxclean.errors import InputError
 
 AS_OF = "2022-04-26"
 AN = {"full_name": "Nguyễn Văn An", "date_of_birth": "1985-03-05", "gender": "M"}
@@ -64,8 +65,13 @@ DAY1 = [
     # The date corrected: the facility-day it leaves has no other dose, so its report rows must go.
     row("r12", "S12", "079085000008", "2021-08-04", facility_code="79760-TYT03"),
 ]  # fmt: skip
+# Day 1 caught up as two exports, oldest first: r12 first typed with a wrong date, corrected in the
+# second export; one facility report sent twice, the second count the right one.
+DAY1_EARLY = [DAY1[0], row("r12", "S12", "079085000008", "2021-08-06", facility_code="79760-TYT03"), DAY1[2]]
+DAY1_LATE = [r for r in DAY1 if r not in (DAY1[0], DAY1[2])]
 REPORTS0 = [("79760-TYT01", "01/08/2021", "Pfizer", "4"), ("79760-TYT02", "02/08/2021", "Pfizer", "1")]
 REPORTS1 = [("79760-TYT01", "20/08/2021", "Pfizer", "2"), ("01001-TYT01", "25/08/2021", "Pfizer", "2")]
+REPORTS1_EARLY = [("79760-TYT01", "20/08/2021", "Pfizer", "5")]
 
 TABLES = ("doses", "subjects", "subject_checks", "dose_checks", "signing_queue", "facility_daily",
           "reconciliation", "reconciliation_totals")  # fmt: skip
@@ -100,6 +106,7 @@ def warehouses(spark, config, tmp_path_factory):
     base = tmp_path_factory.mktemp("daily")
     reg = register_csv(base / "register.csv")
     files = {
+        "register": reg,
         "day0": ledger_csv(base / "day0.csv", DAY0),
         "day1": ledger_csv(base / "day1.csv", DAY1),
         "reports0": write_csv(base / "reports0.csv", schemas.FACILITY_REPORT_COLUMNS, REPORTS0),
@@ -124,6 +131,25 @@ def warehouses(spark, config, tmp_path_factory):
     )
     classify(spark, b)
     return {"a": a, "b": b, "files": files, "after_classify": after_classify}
+
+
+@pytest.fixture(scope="module")
+def caught_up(spark, config, warehouses, tmp_path_factory):
+    """C: day 0 as in A, then day 1 as two exports in one daily run (days caught up)."""
+    base, files = tmp_path_factory.mktemp("caught_up"), warehouses["files"]
+    c = config.with_overrides(warehouse=str(base / "c"), out=str(base / "out"), as_of=AS_OF)
+    ingest_register(spark, c, files["register"])
+    ingest_ledger(spark, c, files["day0"])
+    ingest_facility_reports(spark, c, files["reports0"])
+    classify(spark, c)
+    reports_early = write_csv(base / "r-early.csv", schemas.FACILITY_REPORT_COLUMNS, REPORTS1_EARLY)
+    daily(
+        spark,
+        c,
+        ledger=[ledger_csv(base / "early.csv", DAY1_EARLY), ledger_csv(base / "late.csv", DAY1_LATE)],
+        reports=[reports_early, files["reports1"]],
+    )
+    return c
 
 
 def comparable(df):
@@ -155,6 +181,18 @@ def test_incremental_equals_full_classify(spark, warehouses, table):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("table", (*TABLES, "facility_reports"))
+def test_days_caught_up_in_one_run_equal_full_classify(spark, warehouses, caught_up, table):
+    """Two exports in one run, oldest first: a record or report sent in both keeps the later values."""
+    c = delta_io.read(spark, caught_up, table)
+    b = delta_io.read(spark, warehouses["b"], table)
+    cols = [col for col in b.columns if col not in NOT_COMPARED]
+    assert_df_equality(comparable(c.select(cols)), comparable(b.select(cols)), ignore_row_order=True,
+                       ignore_nullable=True)  # fmt: skip
+    assert last_run(spark, caught_up, "daily")["mode"] == "incremental"
+
+
+@pytest.mark.slow
 def test_daily_was_incremental_and_found_the_neighbour(spark, warehouses):
     """Seven subjects touched (S1 S2 S4 S7 S9 S12 C); the parent P is re-decided as C's neighbour."""
     out = last_run(spark, warehouses["a"], "daily")
@@ -182,6 +220,18 @@ def test_rerunning_the_same_day_adds_nothing(spark, warehouses):
     results = daily(spark, cfg, ledger=files["day1"], reports=files["reports1"])
     assert versions(spark, cfg) == before
     assert "nothing to do" in results[-1].note
+
+
+@pytest.mark.slow
+def test_an_unusable_later_export_stops_the_run_before_any_merge(spark, warehouses, tmp_path):
+    """Caught-up days go in whole or not at all: the first export is not merged alone."""
+    cfg = warehouses["a"]
+    first = ledger_csv(tmp_path / "d2.csv", [row("r99", "S99", "079085000009", "2021-08-26")])
+    broken = write_csv(tmp_path / "d3.csv", ["record_id", "subject_id"], [["r98", "S98"]])
+    before = versions(spark, cfg)
+    with pytest.raises(InputError, match="d3.csv"):
+        daily(spark, cfg, ledger=[first, broken])
+    assert versions(spark, cfg) == before
 
 
 @pytest.mark.slow
