@@ -65,7 +65,7 @@ from transforms.ledger import (
     with_partition_province,
 )
 from vaxclean import delta_io, schemas
-from vaxclean.config import Config
+from vaxclean.config import Config, InputSpec
 from vaxclean.errors import VaxcleanError
 from vaxclean.jobkit import argv_or_sys, load, parser, run_main
 from vaxclean.logs import StepResult, progress
@@ -344,10 +344,13 @@ def _paths(value: str | Sequence[str] | None) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _fingerprint(paths: list[str]) -> str | None:
-    """The input files' fingerprint, in the order given, without reading rows (for one path: the
-    ``ingest_run_id`` its rows get)."""
-    return fingerprint([f for p in paths for f in list_input_files(p)]) if paths else None
+def _checked_fingerprint(paths: list[str], spec: InputSpec) -> str | None:
+    """Every file of ``paths`` found and its header checked (before anything is merged: a wrong
+    second path must not leave the first day merged alone); their fingerprint, in the order given,
+    without reading rows (for one path: the ``ingest_run_id`` its rows get)."""
+    files = [f for p in paths for f in list_input_files(p)]
+    check_input_files(files, spec)
+    return fingerprint(files) if paths else None
 
 
 def daily(
@@ -363,13 +366,11 @@ def daily(
     given, oldest first, so a record changed on a later day keeps its later values; the subjects
     they touch are then re-decided once."""
     ledgers, report_paths = _paths(ledger), _paths(reports)
-    # Every file found and its header checked before anything is merged: a wrong second path must
-    # not leave the first day merged alone.
-    for paths, spec in ((ledgers, cfg.ledger), (report_paths, cfg.facility_reports)):
-        for path in paths:
-            check_input_files(list_input_files(path), spec)
     results: list[StepResult] = []
-    files = {"ledger_files": _fingerprint(ledgers), "report_files": _fingerprint(report_paths)}
+    files = {
+        "ledger_files": _checked_fingerprint(ledgers, cfg.ledger),
+        "report_files": _checked_fingerprint(report_paths, cfg.facility_reports),
+    }
     read = _versions(spark, cfg)
     if delta_io.step_done(spark, cfg, STEP, {**files, **read, "rules": rules_fingerprint(cfg)}):
         with progress(STEP, results) as r:
